@@ -1,0 +1,7 @@
+"""Test-session settings shared by the unit tests and the nbval run of the chapters."""
+
+import os
+
+# Chapters that train pick their preset from NIN_BOOK_PRESET; under the test suite they use the
+# seconds-long "smoke" preset unless the caller asks for another. The nbval kernels inherit this.
+os.environ.setdefault("NIN_BOOK_PRESET", "smoke")

@@ -1,0 +1,227 @@
+"""Output sizes of convolutions and pooling, and layer-by-layer traces of a network.
+
+Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = ["ShapeError", "conv_output_size", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer"]
+
+
+class ShapeError(ValueError):
+    """A layer cannot take the input it is given (kernel larger than the padded input, ...)."""
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Output height (or width) of a convolution or pooling window: ⌊(n + 2p − k)/s⌋ + 1.
+
+    Raises ``ValueError`` naming the fix when the combination is impossible: a non-positive size,
+    kernel or stride, negative padding, or a kernel larger than the padded input.
+    Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
+    """
+    for name, value, lowest in (("input size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        if value < lowest:
+            bound = "positive" if lowest == 1 else "zero or more"
+            raise ValueError(f"{name} must be {bound}, got {value}")
+    padded = size + 2 * padding
+    if kernel > padded:
+        raise ValueError(
+            f"kernel {kernel} is larger than the padded input {padded} (size {size} + 2×padding {padding}): "
+            "use a larger input, a smaller kernel or more padding"
+        )
+    return (padded - kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One layer of a trace: where it sits, what it is, what comes out, and what it costs."""
+
+    name: str
+    layer: str
+    output_shape: tuple[int, ...]
+    parameters: int
+    flops: int
+
+    @property
+    def shape_text(self) -> str:
+        return "×".join(str(d) for d in self.output_shape)
+
+
+class Trace(Sequence[TraceRow]):
+    """The rows of :func:`trace`; shows as an HTML table in a notebook and as text elsewhere."""
+
+    def __init__(self, input_shape: tuple[int, ...], rows: list[TraceRow]):
+        self.input_shape = tuple(input_shape)
+        self.rows = rows
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def total_parameters(self) -> int:
+        return sum(r.parameters for r in self.rows)
+
+    @property
+    def total_flops(self) -> int:
+        return sum(r.flops for r in self.rows)
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [r.output_shape for r in self.rows]
+
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["layer", "type", "output shape", "parameters", "FLOPs"]
+        body = [["input", "", "×".join(map(str, self.input_shape)), "", ""]]
+        body += [[r.name, r.layer, r.shape_text, f"{r.parameters:,}", f"{r.flops:,}"] for r in self.rows]
+        body.append(["total", "", "", f"{self.total_parameters:,}", f"{self.total_flops:,}"])
+        return header, body
+
+    def __str__(self) -> str:
+        header, body = self._table()
+        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+        numeric = {3, 4}
+
+        def line(cells: list[str]) -> str:
+            padded = (c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+            return "  ".join(padded).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([line(header), rule, *(line(r) for r in body)])
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        header, body = self._table()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        rows = []
+        for cells in body:
+            tds = "".join(
+                f'<td style="text-align:{"right" if i >= 3 else "left"}">{html.escape(c)}</td>' for i, c in enumerate(cells)
+            )
+            rows.append(f"<tr>{tds}</tr>")
+        return f'<table class="nin-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def iter_layers(model: nn.Module, depth: int | None = None, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
+    """Yield ``(name, module)`` in execution order, expanding nested ``nn.Sequential`` up to ``depth``.
+
+    ``depth=None`` expands every Sequential down to its leaves; ``depth=1`` gives the top-level
+    children only (blocks and pools). Explained in chapter 3.
+    """
+    for name, child in model.named_children():
+        full = f"{prefix}{name}"
+        if isinstance(child, nn.Sequential) and (depth is None or depth > 1):
+            yield from iter_layers(child, None if depth is None else depth - 1, f"{full}.")
+        else:
+            yield full, child
+
+
+def describe_layer(module: nn.Module) -> str:
+    """A short human description: ``Conv2d 11×11/4 pad 0``, ``MaxPool2d 3/2``, ``NiN block`` ..."""
+    kind = type(module).__name__
+    if isinstance(module, nn.Conv2d):
+        k, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
+        return f"{kind} {k}×{k}/{s} pad {p}"
+    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        k, s, p = (_first(v) for v in (module.kernel_size, module.stride, module.padding))
+        return f"{kind} {k}/{s}" + (f" pad {p}" if p else "")
+    if isinstance(module, nn.Sequential):
+        convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+        if len(convs) == 3 and convs[1].kernel_size == (1, 1) and convs[2].kernel_size == (1, 1):
+            k = convs[0].kernel_size[0]
+            return f"NiN block {k}×{k}/{convs[0].stride[0]}"
+        return f"Sequential ({len(module)} layers)"
+    return kind
+
+
+def trace(model: nn.Module, input_shape: Sequence[int], depth: int | None = None) -> Trace:
+    """Run one input of ``input_shape`` (C, H, W) through ``model`` and record every layer.
+
+    Each row holds the layer's name, a description, its output shape (without the batch
+    dimension), its parameter count and its forward FLOPs, counted by PyTorch's
+    ``FlopCounterMode`` (a multiply-add counts as 2 FLOPs; ReLU and pooling count 0).
+    A layer that cannot take its input raises :class:`ShapeError` naming the layer and the reason.
+    The model is traced in eval mode and left in the mode it was in.
+
+    Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
+    """
+    shape = tuple(int(d) for d in input_shape)
+    if any(d <= 0 for d in shape):
+        raise ShapeError(f"input shape {shape} has a non-positive dimension; every size must be at least 1")
+    was_training = model.training
+    model.eval()
+    rows: list[TraceRow] = []
+    try:
+        param = next(model.parameters(), None)
+        x = torch.zeros((1, *shape), dtype=param.dtype if param is not None else torch.float32,
+                        device=param.device if param is not None else "cpu")
+        with torch.no_grad():
+            for name, layer in iter_layers(model, depth):
+                x, flops = _run_layer(name, layer, x)
+                rows.append(TraceRow(name, describe_layer(layer), tuple(x.shape[1:]),
+                                     sum(p.numel() for p in layer.parameters()), flops))
+    finally:
+        model.train(was_training)
+    return Trace(shape, rows)
+
+
+def _run_layer(name: str, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Run one layer under the FLOP counter; turn a shape failure into a readable ShapeError."""
+    in_text = "×".join(map(str, x.shape[1:]))
+    if isinstance(layer, nn.Sequential):
+        # Run the inner layers one by one so that the failing one can be named.
+        total = 0
+        for inner_name, inner in iter_layers(layer, None, f"{name}."):
+            x, flops = _run_layer(inner_name, inner, x)
+            total += flops
+        return x, total
+    reason = _predict_failure(layer, x)
+    if reason:
+        raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {reason}")
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter:
+            out = layer(x)
+    except RuntimeError as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {first_line}") from None
+    return out, int(counter.get_total_flops())
+
+
+def _predict_failure(layer: nn.Module, x: torch.Tensor) -> str | None:
+    """For convolution and pooling, say in words why the input is impossible (None when it is fine)."""
+    if isinstance(layer, nn.Conv2d) and x.dim() == 4 and x.shape[1] != layer.in_channels:
+        return f"it expects {layer.in_channels} input channels, got {x.shape[1]}"
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and x.dim() == 4:
+        k, s, p = (_pair(v) for v in (layer.kernel_size, layer.stride, layer.padding))
+        if isinstance(p[0], str):  # padding="same"/"valid": let PyTorch decide
+            return None
+        for i, axis in enumerate(("height", "width")):
+            size = x.shape[2 + i]
+            try:
+                conv_output_size(int(size), k[i], s[i], p[i])
+            except ValueError as err:
+                return f"{axis} {size}: {err}"
+    return None
+
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _first(value):
+    return value[0] if isinstance(value, (tuple, list)) else value
