@@ -223,15 +223,19 @@ def comparison_table(stats: Sequence[ModelStats]) -> Table:
     return Table(header, rows, numeric=range(1, len(header)))
 
 
-def parameter_breakdown(model: nn.Module, input_shape: Sequence[int] = INPUT_SHAPE, depth: int | None = 1) -> Table:
-    """Parameters and FLOPs of each layer (at ``depth``) with its share of the total; layers with neither are left out.
+def parameter_breakdown(
+    model: nn.Module, input_shape: Sequence[int] = INPUT_SHAPE, depth: int | None = 1, include_empty: bool = False
+) -> Table:
+    """Parameters and FLOPs of each layer (at ``depth``) with its share of the total.
+
+    Layers with neither parameters nor FLOPs (pooling, ReLU, flatten) are left out unless ``include_empty``.
 
     Explained in chapter 4, "Parameters and compute against VGG".
     """
     rows = trace(model, input_shape, depth=depth)
     total_p, total_f = rows.total_parameters, rows.total_flops
     body = [[r.name, r.layer, r.shape_text, f"{r.parameters:,}", f"{100 * r.parameters / total_p:.1f}%",
-             f"{r.flops:,}", f"{100 * r.flops / total_f:.1f}%"] for r in rows if r.parameters or r.flops]
+             f"{r.flops:,}", f"{100 * r.flops / total_f:.1f}%"] for r in rows if include_empty or r.parameters or r.flops]
     body.append(["total", "", "", f"{total_p:,}", "100.0%", f"{total_f:,}", "100.0%"])
     return Table(["layer", "type", "output shape", "parameters", "share", "FLOPs", "share of FLOPs"], body,
                  numeric=(3, 4, 5, 6))

@@ -207,7 +207,10 @@ def _run_layer(name: str, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
 
 
 def _predict_failure(layer: nn.Module, x: torch.Tensor) -> str | None:
-    """For convolution and pooling, say in words why the input is impossible (None when it is fine)."""
+    """For convolution, pooling and linear layers, say in words why the input is impossible (None when it is fine)."""
+    if isinstance(layer, nn.Linear) and x.dim() >= 1 and x.shape[-1] != layer.in_features:
+        return (f"it expects {layer.in_features:,} input features, got {x.shape[-1]:,}; a fully connected layer "
+                "fixes the size of the maps before it")
     if isinstance(layer, nn.Conv2d) and x.dim() == 4 and x.shape[1] != layer.in_channels:
         return f"it expects {layer.in_channels} input channels, got {x.shape[1]}"
     if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and x.dim() == 4:

@@ -94,6 +94,7 @@ def test_tables_show_exact_counts():
     breakdown = parameter_breakdown(build_model("VGG-11"))
     assert breakdown.column("layer")[-1] == "total" and breakdown.column("parameters")[-1] == "128,806,154"
     assert "fc1" in breakdown.column("layer") and "pool1" not in breakdown.column("layer")
+    assert "gap" in parameter_breakdown(build_model("NiN"), include_empty=True).column("layer")
     with pytest.raises(ValueError, match="every row needs 2 cells"):
         Table(["a", "b"], [["1"]])
 

@@ -85,7 +85,8 @@ def test_inversion_refuses_fully_connected_heads_and_search_finds_alexnets_size(
     smallest = smallest_valid_input(model, stop=260)
     # AlexNet's fc1 wants exactly 256×5×5 values, so the size is pinned to a narrow window.
     assert trace(model, (1, smallest, smallest), depth=1)[-1].output_shape == (10,)
-    assert not accepts_input(model, (1, 224 + 40, 224 + 40))
+    failed = trace_until_error(model, (1, 227, 227), depth=1)
+    assert "layer 'fc1' (Linear) cannot take input 9216: it expects 6,400 input features, got 9,216" in failed.message
 
 
 def test_smallest_valid_input_says_when_nothing_fits():
