@@ -273,21 +273,24 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
     Explained in chapter 2, "The NiN block".
     """
     rows, cols = len(stages), len(channels)
-    fig = plt.figure(figsize=(7.6, 1.05 * rows + 0.6))
-    grid = fig.add_gridspec(rows, cols + 3, wspace=0.08, hspace=0.35)
-    ax = fig.add_subplot(grid[:, :3])
+    fig = plt.figure(figsize=(7.6, 0.78 * rows + 0.55))
+    outer = fig.add_gridspec(1, 2, width_ratios=[3, cols], wspace=0.12)
+    grid = outer[0, 1].subgridspec(rows, cols, wspace=0.08, hspace=0.25)
+    ax = fig.add_subplot(outer[0, 0])
     ax.imshow(image, cmap="gray")
     ax.set_title("input", fontsize=9)
     ax.set_axis_off()
     for r, (name, maps) in enumerate(stages.items()):
         for c, channel in enumerate(channels):
-            a = fig.add_subplot(grid[r, c + 3])
+            a = fig.add_subplot(grid[r, c])
             fmap = maps[channel]
             dead = bool(fmap.abs().max() == 0)
             a.imshow(fmap, cmap="viridis", vmin=0 if dead else None, vmax=1 if dead else None)
             a.set_xticks([])
             a.set_yticks([])
             a.grid(False)
+            for spine in a.spines.values():
+                spine.set_visible(False)
             if r == 0:
                 a.set_title(f"ch {channel}", fontsize=8)
             if dead:
@@ -295,5 +298,5 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
             if c == 0:
                 a.set_ylabel(name, fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1.03)
     return fig
