@@ -10,7 +10,8 @@ Explained in chapter 1, "The 1×1 convolution", and chapter 2, "The NiN block".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -128,12 +129,31 @@ class ReceptiveFieldRow:
     jump: int
 
 
-def _check_count(name: str, value: object, hint: str) -> int:
+# Far above any real layer, and low enough that counts stay within 64-bit integers.
+MAX_CHANNELS = 1 << 20
+MAX_SIZE = 1 << 16
+
+
+def _check_count(name: str, value: object, hint: str, largest: int = MAX_CHANNELS) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}: {hint}")
+    if value > largest:
+        raise ValueError(f"{name} must be at most {largest:,}, got {value:,}: real layers stay far below that")
     return value
+
+
+@contextlib.contextmanager
+def _too_large_to_count() -> Iterator[None]:
+    """PyTorch refuses tensors with more than 2⁶³ elements, even on the meta device: say so plainly."""
+    try:
+        yield
+    except RuntimeError as err:
+        if "overflow" not in str(err):
+            raise
+        raise ValueError("this layer has more weights or activations than PyTorch can index (2⁶³): "
+                         "use fewer channels, a smaller kernel or a smaller input") from None
 
 
 def one_by_one_summary(in_channels: int, out_channels: int, height: int, width: int) -> OneByOneSummary:
@@ -147,11 +167,11 @@ def one_by_one_summary(in_channels: int, out_channels: int, height: int, width: 
     """
     _check_count("input channels", in_channels, "a 1×1 convolution mixes the channels of its input, so it needs one or more")
     _check_count("output channels", out_channels, "each output channel is one weighted sum; ask for one or more")
-    _check_count("height", height, "a feature map needs at least one row")
-    _check_count("width", width, "a feature map needs at least one column")
-    with torch.device("meta"):  # shapes and FLOPs only: nothing is allocated or computed
+    _check_count("height", height, "a feature map needs at least one row", MAX_SIZE)
+    _check_count("width", width, "a feature map needs at least one column", MAX_SIZE)
+    with _too_large_to_count(), torch.device("meta"):  # shapes and FLOPs only: nothing is allocated or computed
         layer = nn.Conv2d(in_channels, out_channels, kernel_size=1)
-    row = trace(nn.Sequential(layer), (in_channels, height, width))[0]
+        row = trace(nn.Sequential(layer), (in_channels, height, width))[0]
     return OneByOneSummary(
         in_channels=in_channels,
         out_channels=out_channels,
@@ -180,13 +200,15 @@ def nin_block_summary(kernel: int, stride: int, padding: int, input_size: int, i
     """
     _check_count("input channels", in_channels, "the block's first convolution needs an input with one or more channels")
     _check_count("output channels", out_channels, "each of the block's three convolutions makes one or more channels")
-    _check_count("kernel", kernel, "the first convolution looks at a k×k window with k of 1 or more")
-    _check_count("stride", stride, "the window moves by 1 or more pixels")
-    _check_count("input size", input_size, "the input needs at least one pixel")
+    _check_count("kernel", kernel, "the first convolution looks at a k×k window with k of 1 or more", MAX_SIZE)
+    _check_count("stride", stride, "the window moves by 1 or more pixels", MAX_SIZE)
+    _check_count("input size", input_size, "the input needs at least one pixel", MAX_SIZE)
     if isinstance(padding, bool) or not isinstance(padding, int):
         raise ValueError(f"padding must be a whole number, got {padding!r}")
     if padding < 0:
         raise ValueError(f"padding must be 0 or more, got {padding}: padding adds rings of zeros around the input")
+    if padding > MAX_SIZE:
+        raise ValueError(f"padding must be at most {MAX_SIZE:,}, got {padding:,}: real layers stay far below that")
     try:
         out_size = conv_output_size(input_size, kernel, stride, padding)
     except ValueError as err:
@@ -200,9 +222,9 @@ def nin_block_summary(kernel: int, stride: int, padding: int, input_size: int, i
         notes.append(f"the last {leftover} padded row(s) and column(s) do not fit a whole window and are dropped")
     if padding >= kernel:
         notes.append(f"padding {padding} is at least the kernel {kernel}: the border outputs see only zeros")
-    with torch.device("meta"):
+    with _too_large_to_count(), torch.device("meta"):
         block = nin_block(in_channels, out_channels, kernel, stride, padding)
-    rows = trace(block, (in_channels, input_size, input_size))
+        rows = trace(block, (in_channels, input_size, input_size))
     fields = {r.name: r.receptive_field for r in receptive_fields(block)}
     layers = tuple(LayerSummary(r.name, r.layer, r.output_shape, r.parameters, r.flops, fields[r.name]) for r in rows)
     assert layers[-1].output_shape == (out_channels, out_size, out_size)  # trace and the formula agree

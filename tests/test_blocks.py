@@ -39,7 +39,9 @@ def test_one_by_one_summary_rows_read_well():
      ((3, 2, 0, 4), "height must be at least 1"),
      ((3, 2, 4, 0), "width must be at least 1"),
      ((3.0, 2, 4, 4), "input channels must be a whole number, got 3.0"),
-     ((True, 2, 4, 4), "input channels must be a whole number")],
+     ((True, 2, 4, 4), "input channels must be a whole number"),
+     ((10**10, 2, 4, 4), "input channels must be at most 1,048,576"),
+     ((3, 2, 10**6, 4), "height must be at most 65,536")],
 )
 def test_one_by_one_summary_rejects_impossible_settings(args, message):
     with pytest.raises(ValueError, match=message):
@@ -89,11 +91,18 @@ def test_nin_block_summary_first_block_numbers():
      ((3, 1, 0, 0, 1, 8), "input size must be at least 1"),
      ((3, 1, 0, 28, 0, 8), "input channels must be at least 1"),
      ((3, 1, 0, 28, 1, 0), "output channels must be at least 1"),
-     ((3, 1, 0.5, 28, 1, 8), "padding must be a whole number")],
+     ((3, 1, 0.5, 28, 1, 8), "padding must be a whole number"),
+     ((3, 1, 10**6, 28, 1, 8), "padding must be at most 65,536"),
+     ((3, 1, 1, 28, 1, 10**7), "output channels must be at most 1,048,576")],
 )
 def test_nin_block_summary_rejects_impossible_settings(args, message):
     with pytest.raises(ValueError, match=message):
         nin_block_summary(*args)
+
+
+def test_summaries_too_large_for_pytorch_say_so():
+    with pytest.raises(ValueError, match="more weights or activations than PyTorch can index"):
+        nin_block_summary(1 << 16, 1, 0, 1 << 16, 1 << 20, 1 << 20)
 
 
 def test_nin_block_summary_notes_wasteful_settings():

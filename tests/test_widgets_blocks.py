@@ -77,6 +77,8 @@ def test_nin_block_explorer_escapes_and_reports_bad_channels():
     explorer = nin_block_explorer(in_channels=3)
     explorer.controls["out_channels"].value = -4
     assert "output channels must be at least 1, got -4" in explorer.message.value
+    explorer.controls["out_channels"].value = 10**12  # typed by mistake: a message, not an overflow
+    assert "output channels must be at most" in explorer.message.value
 
 
 def test_static_figures_match_the_explorers_defaults():
