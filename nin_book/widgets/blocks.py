@@ -73,7 +73,7 @@ class Explorer(widgets.VBox):
 
     ``summarize(**values)`` returns a summary or raises ``ValueError``; ``describe(summary)`` gives
     (table HTML, note HTML); ``draw(summary)`` gives the figure. ``summary`` holds the last good
-    summary, or ``None`` while the setting is impossible.
+    summary, or ``None`` while the setting is impossible. Explained in chapters 1 and 2 (the explorers).
     """
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], summarize: Callable[..., object],
