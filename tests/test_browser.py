@@ -186,6 +186,7 @@ def driver(browser_tools: tuple[str, str], tmp_path_factory: pytest.TempPathFact
     browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     browser.set_page_load_timeout(PAGE_TIMEOUT_S)
     browser.set_script_timeout(PAGE_TIMEOUT_S)
+    browser.get("about:blank")  # leave the browser's own start page, which tries to reach the internet
     yield browser
     browser.quit()
 
@@ -209,18 +210,22 @@ def _screenshot(driver, page: str) -> Path:
     return path
 
 
-def _network_events(driver) -> tuple[list[str], list[str]]:
-    """URLs the page requested, and those whose loading failed, from Chromium's performance log."""
-    requested, failed, urls_by_id = [], [], {}
+def _network_events(driver, origin: str) -> tuple[list[str], list[str]]:
+    """URLs the page requested, and those whose loading failed, from Chromium's performance log.
+
+    Only requests made for a document of the book count: the browser's own start page also fetches things.
+    """
+    requested, failed, ours = [], [], {}
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         params = message.get("params", {})
         if message["method"] == "Network.requestWillBeSent":
             url = params["request"]["url"]
-            urls_by_id[params["requestId"]] = url
-            requested.append(url)
-        elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
-            failed.append(f"{urls_by_id.get(params['requestId'], '?')} ({params.get('errorText')})")
+            if url.startswith(origin + "/") or params.get("documentURL", "").startswith(origin + "/"):
+                ours[params["requestId"]] = url
+                requested.append(url)
+        elif message["method"] == "Network.loadingFailed" and params["requestId"] in ours and not params.get("canceled"):
+            failed.append(f"{ours[params['requestId']]} ({params.get('errorText')})")
     return requested, failed
 
 
@@ -308,14 +313,12 @@ def test_page_in_browser(page: str, server: _Server, driver) -> None:
     shot = _screenshot(driver, page)
 
     console = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-    requested, failed = _network_events(driver)
     origin = server.url.rstrip("/")
+    requested, failed = _network_events(driver, origin)
     problems += [f"console error: {message}" for message in console]
     problems += [f"request leaves localhost: {url}" for url in requested if not _stays_local(url, origin)]
     problems += [f"request failed: {failure}" for failure in failed]
-    # Browsers ask every site for /favicon.ico on their own; the book has none, and a reader sees no error.
-    problems += [f"server answered {status} for {path}" for path, status in server.requests[first_request:]
-                 if status >= 400 and path != "/favicon.ico"]
+    problems += [f"server answered {status} for {path}" for path, status in server.requests[first_request:] if status >= 400]
     problems += [f"image did not load: {src}" for src in state["badImages"]]
     problems += [f"broken internal link: {link}" for link in _broken_links(state["hrefs"], origin)]
     if state["mathSource"] and state["mathRendered"] < state["mathSource"]:
