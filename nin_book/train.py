@@ -45,8 +45,7 @@ __all__ = [
     "train_preset",
 ]
 
-# On CUDA the NaN check reads the loss back only every this many steps (each read stalls the GPU);
-# the step at which it first went bad is still recorded exactly, on the device.
+# On CUDA the NaN check reads back only every this many steps; the first bad step is recorded on the device.
 NAN_CHECK_EVERY = 50
 
 
@@ -323,7 +322,7 @@ def fit(
 def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: nn.Module, epoch: int, config: TrainConfig,
                  device: torch.device, progress: bool, result: TrainResult) -> EpochRecord:
-    cuda = device.type == "cuda"
+    check_every = _nan_check_interval(device)
     steps = len(batches)
     batches.set_epoch(epoch)
     model.train()
@@ -340,13 +339,9 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
         with _autocast(device):
             logits = step_model(x)
         loss = loss_fn(logits.float(), y)
-        bad = ~torch.isfinite(loss)
-        if cuda:
-            first_bad = torch.where(bad & (first_bad < 0), torch.tensor(step, device=device), first_bad)
-            if (i + 1) % NAN_CHECK_EVERY == 0 or i + 1 == steps:
-                _raise_if_diverged(int(first_bad), loss, config, result)
-        elif bad:
-            _raise_if_diverged(step, loss, config, result)
+        first_bad.masked_fill_(~torch.isfinite(loss) & (first_bad < 0), step)  # stays on the device: no stall
+        if (i + 1) % check_every == 0 or i + 1 == steps:
+            _raise_if_diverged(int(first_bad), loss, config, result)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -360,6 +355,12 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
     return EpochRecord(epoch=epoch + 1, images=n, train_loss=loss_sum.item() / n, train_accuracy=correct.item() / n,
                        test_accuracy=float("nan"), images_per_second=n / seconds, epoch_seconds=seconds,
                        wall_seconds=0.0, lr=optimizer.param_groups[0]["lr"])
+
+
+def _nan_check_interval(device: torch.device) -> int:
+    # Reading a value back stalls a GPU's queue, so on CUDA check every NAN_CHECK_EVERY steps (the bad step
+    # is still named exactly); on the CPU there is no queue to stall, so check every step.
+    return NAN_CHECK_EVERY if device.type == "cuda" else 1
 
 
 def _raise_if_diverged(step: int, loss: torch.Tensor, config: TrainConfig, result: TrainResult) -> None:

@@ -69,6 +69,15 @@ def test_nan_guard_names_the_step_and_the_fix():
     assert result.status == "diverged" and [r.epoch for r in result.history] == [1]  # epoch 1 was fine
 
 
+def test_deferred_nan_check_still_names_the_first_bad_step(monkeypatch):
+    import nin_book.train as train_module
+
+    # The GPU path reads the loss back only every NAN_CHECK_EVERY steps; exercise it on the CPU.
+    monkeypatch.setattr(train_module, "_nan_check_interval", lambda device: 50)
+    with pytest.raises(TrainingDiverged, match="at step 6;"):
+        fit(NaNAfter(bad_call=6), toy_data(n_train=128), config(epochs=3, batch_size=32), progress=False)
+
+
 def test_nan_guard_fires_for_a_huge_learning_rate():
     data = toy_data(n_train=128)
     cfg = config(model={**TINY, "batch_norm": False}, lr=1e12, epochs=3, schedule="constant")
