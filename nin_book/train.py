@@ -79,7 +79,8 @@ class TrainResult:
     """What :func:`fit` returns: the config, the per-epoch history and the headline numbers.
 
     ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C: the history so far is kept) or
-    ``"diverged"``. Explained in chapter 5, "Training NiN".
+    ``"diverged"``. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
+    from the earlier run's). Explained in chapter 5, "Training NiN".
     """
 
     config: TrainConfig
@@ -311,8 +312,8 @@ def fit(
     except KeyboardInterrupt:
         result.status = "interrupted"
         done = len(result.history)
-        result.message = (f"interrupted during epoch {done + 1}; kept the history of {done} completed epoch(s)"
-                          + (f" and the checkpoint {checkpoint}" if checkpoint is not None and done else ""))
+        kept = f" and the checkpoint {checkpoint} (run again to resume)" if checkpoint is not None and done else ""
+        result.message = f"interrupted after {done} of {config.epochs} epochs; kept their history{kept}"
     finally:
         epochs.close()
         result.wall_seconds = time.perf_counter() - start

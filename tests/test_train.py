@@ -137,7 +137,7 @@ def test_ctrl_c_mid_epoch_keeps_the_last_good_checkpoint_and_history(tmp_path):
     ckpt = tmp_path / "run.pt"
     result = fit(InterruptAt(build_model(cfg), at_call=6), data, cfg, checkpoint=ckpt, progress=False)  # 4 steps/epoch
     assert result.status == "interrupted" and len(result.history) == 1
-    assert "during epoch 2" in result.message
+    assert "after 1 of 3 epochs" in result.message
     state = load_checkpoint(ckpt)
     assert state["epoch"] == 1 and len(state["history"]) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]  # no temporary files left behind
