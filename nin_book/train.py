@@ -31,6 +31,7 @@ from nin_book.batches import DeviceBatches
 from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from nin_book.data import FashionMNIST, load_fashion_mnist
 from nin_book.presets import PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
+from nin_book.shapes import ShapeError, trace
 
 __all__ = [
     "EpochRecord",
@@ -453,12 +454,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             train_limit=args.train_limit, seed=args.seed, compile=args.compile, device=args.device)
     except ValueError as err:
         parser.error(str(err))
+    model = build_model(config)
+    try:  # one dry forward pass: a resolution the network cannot take is a bad argument, not a traceback
+        trace(model, (1, config.resolution, config.resolution))
+    except ShapeError as err:
+        parser.error(f"--resolution {config.resolution} does not fit preset {name}: {err}")
     try:
         data = load_fashion_mnist()
     except (OSError, ValueError) as err:  # DataNotFoundError is an OSError; its message says how to get the data
         print(f"error: {err}", file=sys.stderr)
         return 1
-    model = build_model(config)
     code = 0
     try:
         result = fit(model, data, config, checkpoint=args.checkpoint)
