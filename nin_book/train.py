@@ -37,6 +37,7 @@ __all__ = [
     "EpochRecord",
     "TrainResult",
     "TrainingDiverged",
+    "build_parser",
     "device_name",
     "evaluate",
     "fit",
