@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": ours / classic,
         "load_average_before": load_before,
         "load_average_after": load_after,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     print(f"device: {report['device_name']}; torch {torch.__version__}; {resolution}x{resolution}, batch {batch_size}, "
