@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from nin_book.shapes import probe_input
+
 __all__ = ["count_parameters", "count_flops", "model_size_mb"]
 
 
@@ -31,9 +33,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     was_training = model.training
     model.eval()
     try:
-        param = next(model.parameters(), None)
-        x = torch.zeros((1, *input_shape), dtype=param.dtype if param is not None else torch.float32,
-                        device=param.device if param is not None else "cpu")
+        x = probe_input(model, input_shape)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(x)

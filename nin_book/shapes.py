@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
-    "ShapeError", "conv_output_size", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
+    "ShapeError", "conv_output_size", "probe_input", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
     "PartialTrace", "trace_until_error", "min_input_size", "accepts_input", "smallest_valid_input",
     "smallest_input_by_inversion", "trace_nin",
 ]
@@ -120,6 +120,14 @@ class Trace(Sequence[TraceRow]):
         return f'<table class="nin-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def probe_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    """A batch of one zero input of ``input_shape`` on the model's device and in its dtype (for tracing and counting)."""
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.float32
+    device = param.device if param is not None else torch.device("cpu")
+    return torch.zeros((1, *input_shape), dtype=dtype, device=device)
+
+
 def iter_layers(model: nn.Module, depth: int | None = None, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
     """Yield ``(name, module)`` in execution order, expanding nested ``nn.Sequential`` up to ``depth``.
 
@@ -163,24 +171,10 @@ def trace(model: nn.Module, input_shape: Sequence[int], depth: int | None = None
 
     Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
     """
-    shape = tuple(int(d) for d in input_shape)
-    if any(d <= 0 for d in shape):
-        raise ShapeError(f"input shape {shape} has a non-positive dimension; every size must be at least 1")
-    was_training = model.training
-    model.eval()
-    rows: list[TraceRow] = []
-    try:
-        param = next(model.parameters(), None)
-        x = torch.zeros((1, *shape), dtype=param.dtype if param is not None else torch.float32,
-                        device=param.device if param is not None else "cpu")
-        with torch.no_grad():
-            for name, layer in iter_layers(model, depth):
-                x, flops = _run_layer(name, layer, x)
-                rows.append(TraceRow(name, describe_layer(layer), tuple(x.shape[1:]),
-                                     sum(p.numel() for p in layer.parameters()), flops))
-    finally:
-        model.train(was_training)
-    return Trace(shape, rows)
+    result = trace_until_error(model, input_shape, depth)
+    if result.error is not None:
+        raise result.error
+    return result.trace
 
 
 def _run_layer(name: str, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -275,9 +269,7 @@ def trace_until_error(model: nn.Module, input_shape: Sequence[int], depth: int |
     rows: list[TraceRow] = []
     error: ShapeError | None = None
     try:
-        param = next(model.parameters(), None)
-        x = torch.zeros((1, *shape), dtype=param.dtype if param is not None else torch.float32,
-                        device=param.device if param is not None else "cpu")
+        x = probe_input(model, shape)
         with torch.no_grad():
             for name, layer in iter_layers(model, depth):
                 try:
