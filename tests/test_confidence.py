@@ -1,0 +1,115 @@
+"""Class confidence maps: averaging each map gives the logit, the argmax is the prediction, the helpers are exact."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from nin_book.confidence import (  # noqa: E402
+    MapMismatchError,
+    class_maps,
+    evidence_on_object,
+    object_mask,
+    peak_positions,
+    upsample_maps,
+)
+from nin_book.data import CLASS_NAMES  # noqa: E402
+from nin_book.figures_maps import plot_averaged_maps, show_class_maps, show_map_cells  # noqa: E402
+from nin_book.models import nin  # noqa: E402
+
+
+def tiny_nin() -> nn.Sequential:
+    # A narrow NiN on 28×28 input: the same structure as the classic one, seconds to run.
+    return nin(widths=(8, 8, 8), first_block=(3, 1, 1), dropout=0.5)
+
+
+def test_maps_average_to_logits_and_argmax_is_prediction():
+    torch.manual_seed(0)
+    model = tiny_nin()
+    result = class_maps(model, torch.randn(4, 1, 28, 28))
+    assert result.maps.shape == (4, 10, 2, 2)  # 28 → 13 → 6 → 2 through the three max-pools
+    assert result.map_size == (2, 2)
+    assert result.max_abs_difference < 1e-5
+    torch.testing.assert_close(result.averaged, result.logits)
+    assert torch.equal(result.averaged.argmax(dim=1), result.predictions)
+    # The last block ends in ReLU, so every map is non-negative.
+    assert result.maps.min() >= 0
+
+
+def test_classic_nin_at_224_gives_ten_5x5_maps():
+    torch.manual_seed(0)
+    result = class_maps(nin(), torch.randn(1, 1, 224, 224))
+    assert result.maps.shape == (1, 10, 5, 5)
+
+
+def test_class_maps_restores_training_mode():
+    model = tiny_nin().train()
+    class_maps(model, torch.randn(1, 1, 28, 28))
+    assert model.training
+
+
+def test_class_maps_detects_a_head_that_is_not_gap():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("block4", nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU()))
+    model.add_module("pool", nn.AdaptiveMaxPool2d(1))  # max, not average: the logits are not the means
+    model.add_module("flatten", nn.Flatten())
+    with pytest.raises(MapMismatchError, match="not global average pooling"):
+        class_maps(model, torch.randn(2, 1, 8, 8))
+
+
+def test_class_maps_names_missing_layer():
+    with pytest.raises(ValueError, match="no layer named 'head'"):
+        class_maps(tiny_nin(), torch.randn(1, 1, 28, 28), layer="head")
+
+
+def test_upsample_constant_map_stays_constant_and_keeps_shape():
+    maps = torch.full((2, 10, 5, 5), 3.0)
+    up = upsample_maps(maps, 224)
+    assert up.shape == (2, 10, 224, 224)
+    torch.testing.assert_close(up, torch.full_like(up, 3.0))
+    assert upsample_maps(maps[0], (28, 28)).shape == (10, 28, 28)
+
+
+def test_object_mask_and_evidence_share():
+    image = torch.zeros(1, 4, 4)
+    image[0, :2, :] = 200  # the "object" is the top half
+    mask = object_mask(image)
+    assert mask.float().mean() == 0.5
+    on_object = torch.zeros(1, 4, 4)
+    on_object[0, 0, 0] = 1.0
+    uniform = torch.ones(1, 4, 4)
+    share, area = evidence_on_object(on_object, mask)
+    assert share.item() == 1.0 and area.item() == 0.5
+    share, _ = evidence_on_object(uniform, mask)
+    assert share.item() == pytest.approx(0.5)
+    share, _ = evidence_on_object(torch.zeros(1, 4, 4), mask)
+    assert torch.isnan(share).all()
+
+
+def test_peak_positions():
+    maps = torch.zeros(2, 3, 5)
+    maps[0, 2, 4] = 1
+    maps[1, 1, 0] = 1
+    assert peak_positions(maps).tolist() == [[2, 4], [1, 0]]
+
+
+def test_map_figures_draw():
+    torch.manual_seed(0)
+    result = class_maps(tiny_nin(), torch.randn(1, 1, 28, 28))
+    up = upsample_maps(result.maps[0], 28)
+    image = torch.rand(28, 28)
+    figs = [
+        show_class_maps(image, up, CLASS_NAMES, result.averaged[0], true_label=3),
+        show_class_maps(image, up, CLASS_NAMES, result.averaged[0], true_label=3, classes=[3, 4]),
+        show_map_cells(result.maps[0, 3], CLASS_NAMES[3], float(result.logits[0, 3])),
+        plot_averaged_maps(result.averaged[0], CLASS_NAMES, true_label=3),
+    ]
+    assert all(f.axes for f in figs)
+    plt.close("all")
+    with pytest.raises(ValueError, match="upsample"):
+        show_class_maps(image, result.maps[0], CLASS_NAMES, result.averaged[0])

@@ -1,0 +1,121 @@
+"""Accuracy, confusion matrix, confused pairs and mistakes against small cases worked out by hand."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from nin_book.data import CLASS_NAMES  # noqa: E402
+from nin_book.evaluate import (  # noqa: E402
+    D2L_NIN,
+    accuracy,
+    confusion_matrix,
+    examples_per_class,
+    misclassified_indices,
+    most_confused_pairs,
+    per_class_accuracy,
+    predict,
+)
+from nin_book.figures_eval import (  # noqa: E402
+    RunCurve,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_run_comparison,
+    show_image_grid,
+)
+
+LABELS = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+PREDS = torch.tensor([0, 1, 0, 1, 0, 2, 1, 1, 2])
+
+
+def test_accuracy_counts_matches():
+    assert accuracy(PREDS, LABELS) == pytest.approx(5 / 9)
+
+
+def test_accuracy_accepts_logits():
+    logits = torch.nn.functional.one_hot(PREDS, 3).float() * 3 - 1
+    assert accuracy(logits, LABELS) == pytest.approx(5 / 9)
+
+
+def test_accuracy_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="one prediction per label"):
+        accuracy(PREDS[:-1], LABELS)
+
+
+def test_confusion_matrix_by_hand():
+    expected = torch.tensor([[2, 1, 0], [1, 1, 0], [0, 2, 2]])
+    matrix = confusion_matrix(PREDS, LABELS, num_classes=3)
+    assert torch.equal(matrix, expected)
+    assert matrix.sum() == len(LABELS)
+    assert torch.equal(matrix.sum(dim=1), torch.bincount(LABELS, minlength=3))
+
+
+def test_confusion_matrix_rejects_out_of_range_classes():
+    with pytest.raises(ValueError, match="0..2"):
+        confusion_matrix(torch.tensor([3]), torch.tensor([0]), num_classes=3)
+
+
+def test_per_class_accuracy_is_recall_and_nan_for_empty_class():
+    matrix = confusion_matrix(PREDS, LABELS, num_classes=4)
+    recall = per_class_accuracy(matrix)
+    assert recall[:3].tolist() == pytest.approx([2 / 3, 1 / 2, 2 / 4])
+    assert torch.isnan(recall[3])
+
+
+def test_most_confused_pairs_order_and_shares():
+    pairs = most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=2)
+    assert [(p.true, p.predicted, p.count) for p in pairs] == [(2, 1, 2), (0, 1, 1)]
+    assert pairs[0].share_of_true == pytest.approx(0.5)
+    # Only three off-diagonal cells are non-zero, so asking for more gives three.
+    assert len(most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=10)) == 3
+
+
+def test_misclassified_indices_all_and_filtered():
+    assert misclassified_indices(PREDS, LABELS).tolist() == [1, 4, 6, 7]
+    assert misclassified_indices(PREDS, LABELS, limit=2).tolist() == [1, 4]
+    top = most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=1)
+    assert misclassified_indices(PREDS, LABELS, pairs=top).tolist() == [6, 7]
+
+
+def test_examples_per_class_takes_first_of_each():
+    assert examples_per_class(LABELS, per_class=2, num_classes=3).tolist() == [0, 1, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="class 1 has only 2"):
+        examples_per_class(LABELS, per_class=3, num_classes=3)
+
+
+def test_predict_batches_and_restores_training_mode():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Dropout(0.5))
+    images = torch.randint(0, 256, (7, 2, 2), dtype=torch.uint8)
+    prepare = lambda batch: batch.float() / 255  # noqa: E731
+    model.train()
+    logits = predict(model, images, prepare=prepare, batch_size=3)
+    assert model.training
+    with torch.no_grad():
+        expected = model.eval()(prepare(images))
+    assert logits.shape == (7, 3)
+    torch.testing.assert_close(logits, expected)
+
+
+def test_literature_constants_are_the_published_ones():
+    assert D2L_NIN.test_accuracies == (0.790, 0.867)
+    assert "d2l.ai" in D2L_NIN.source
+
+
+def test_figures_draw():
+    images = torch.randint(0, 256, (9, 28, 28), dtype=torch.uint8)
+    figures = [
+        show_image_grid(images, LABELS, CLASS_NAMES, ncols=5),
+        show_image_grid(images, LABELS, CLASS_NAMES, predictions=PREDS),
+        plot_learning_curves([1.0, 0.5], [0.6, 0.8], [0.55, 0.75]),
+        plot_confusion_matrix(confusion_matrix(PREDS, LABELS, num_classes=10), CLASS_NAMES),
+        plot_run_comparison([RunCurve("live", [0.5, 0.7], 1234.0, "cpu")]),
+    ]
+    assert all(len(f.axes) >= 1 for f in figures)
+    plt.close("all")
+    with pytest.raises(ValueError, match="same lengths"):
+        plot_learning_curves([1.0], [0.5, 0.6], [0.5])
