@@ -6,23 +6,28 @@ Explained in chapter 5, "Training NiN on Fashion-MNIST".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
 __all__ = [
     "D2L_NIN",
     "ConfusedPair",
     "PublishedReference",
+    "RunSummary",
+    "find_committed_runs",
+    "repo_root",
     "accuracy",
     "confusion_matrix",
     "examples_per_class",
     "misclassified_indices",
     "most_confused_pairs",
     "per_class_accuracy",
-    "predict",
 ]
 
 
@@ -61,40 +66,6 @@ class ConfusedPair:
     predicted: int
     count: int
     share_of_true: float  # count / number of test images of class ``true``
-
-
-def predict(
-    model: nn.Module,
-    images: torch.Tensor,
-    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    batch_size: int = 500,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """Logits of ``model`` for every image, computed batch by batch in eval mode, returned on the CPU.
-
-    ``prepare`` turns one batch of stored images (e.g. uint8 N×28×28) into the model's input
-    (e.g. float N×1×224×224, normalised); the training engine provides it. ``device`` defaults to
-    the model's own device. Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                batch = images[start:start + batch_size].to(device)
-                x = prepare(batch) if prepare is not None else batch
-                outputs.append(model(x).float().cpu())
-    finally:
-        model.train(was_training)
-    if not outputs:
-        raise ValueError("predict needs at least one image")
-    return torch.cat(outputs)
 
 
 def _as_predictions(predictions_or_logits: torch.Tensor) -> torch.Tensor:
@@ -200,3 +171,78 @@ def examples_per_class(labels: torch.Tensor, per_class: int = 1, num_classes: in
             raise ValueError(f"class {c} has only {len(found)} images, fewer than per_class={per_class}")
         chosen.append(found)
     return torch.cat(chosen)
+
+
+# --- Runs: the live one on the page, and committed ones read from results/ ---------------------------
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The headline of one training run: test accuracy per epoch, speed, and where it ran."""
+
+    label: str
+    preset: str
+    device_name: str
+    torch_version: str
+    test_accuracy: tuple[float, ...]
+    images_per_second: float
+    wall_seconds: float
+    source: str
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.test_accuracy[-1]
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any], label: str, source: str) -> RunSummary:
+        """Read the metrics the training engine writes (``TrainResult.to_dict()``, the CLI's JSON).
+
+        Explained in chapter 5, "Training NiN on Fashion-MNIST".
+        """
+        try:
+            history = metrics["history"]
+            accuracies = tuple(float(r["test_accuracy"]) for r in history)
+            if not accuracies:
+                raise ValueError("its history is empty")
+            return cls(
+                label=label,
+                preset=str(metrics["config"].get("preset", "custom")),
+                device_name=str(metrics["device_name"]),
+                torch_version=str(metrics["torch_version"]),
+                test_accuracy=accuracies,
+                images_per_second=float(metrics["images_per_second"]),
+                wall_seconds=float(metrics["wall_seconds"]),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{source} is not a training-metrics file written by python -m nin_book.train "
+                             f"({type(err).__name__}: {err})") from None
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """The book's repository folder: the first of ``start`` (default: the working directory) and its
+    parents that holds ``_toc.yml`` and ``nin_book/``; ``start`` itself if none does (e.g. in Colab).
+
+    Chapters run from ``chapters/``, so results and checkpoints are found from here, not from ``.``.
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "nin_book").is_dir():
+            return folder
+    return here
+
+
+def find_committed_runs(root: str | os.PathLike, pattern: str = "seed224*.json") -> list[RunSummary]:
+    """Every training-metrics JSON under ``root/results`` matching ``pattern`` (sorted by file name).
+
+    These are runs committed to the repository with their provenance (device name, torch version),
+    e.g. the ``seed224`` preset on a GPU. An empty list means none has been committed.
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    runs = []
+    for path in sorted((Path(root) / "results").glob(pattern)):
+        metrics = json.loads(path.read_text())
+        preset = metrics.get("config", {}).get("preset", "custom")
+        runs.append(RunSummary.from_metrics(metrics, label=f"committed {preset} run", source=f"results/{path.name}"))
+    return runs

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from nin_book.evaluate import D2L_NIN, PublishedReference
+from nin_book.evaluate import D2L_NIN, PublishedReference, RunSummary
 from nin_book.plots import CLASS_COLORS
 
 __all__ = [
-    "RunCurve",
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_run_comparison",
@@ -42,7 +40,7 @@ def show_image_grid(
 ) -> Figure:
     """A grid of grey images titled with their class names.
 
-    With ``predictions``, each title reads "predicted / true: …" and is coloured by whether the
+    With ``predictions``, each title reads "pred: … / true: …" and is coloured by whether the
     prediction is right. ``images`` are (N, H, W) of any numeric type. Explained in chapter 5.
     """
     n = len(images)
@@ -63,7 +61,7 @@ def show_image_grid(
             ax.set_title(class_names[labels[i]], fontsize=8)
         else:
             ok = preds[i] == labels[i]
-            ax.set_title(f"{class_names[preds[i]]}\ntrue: {class_names[labels[i]]}", fontsize=7,
+            ax.set_title(f"pred: {class_names[preds[i]]}\ntrue: {class_names[labels[i]]}", fontsize=7,
                          color=RIGHT_COLOR if ok else WRONG_COLOR)
     if title:
         fig.suptitle(title)
@@ -122,17 +120,7 @@ def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], titl
     return fig
 
 
-@dataclass(frozen=True)
-class RunCurve:
-    """One training run to compare: test accuracy after each epoch and its speed."""
-
-    label: str
-    test_accuracy: Sequence[float]
-    images_per_second: float
-    device: str
-
-
-def plot_run_comparison(runs: Sequence[RunCurve], reference: PublishedReference = D2L_NIN) -> Figure:
+def plot_run_comparison(runs: Sequence[RunSummary], reference: PublishedReference = D2L_NIN) -> Figure:
     """Test accuracy per epoch and training speed of our runs beside a published reference.
 
     Left: each run's test accuracy by epoch, with the reference's final accuracies as dashed lines.
@@ -144,13 +132,15 @@ def plot_run_comparison(runs: Sequence[RunCurve], reference: PublishedReference 
     fig, (ax_acc, ax_speed) = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1.3, 1]})
     for i, run in enumerate(runs):
         epochs = np.arange(1, len(run.test_accuracy) + 1)
-        ax_acc.plot(epochs, run.test_accuracy, marker="o", color=CLASS_COLORS[i], label=f"{run.label} ({run.device})")
+        label = f"{run.label} ({_short_device(run.device_name)})"
+        ax_acc.plot(epochs, run.test_accuracy, marker="o", color=CLASS_COLORS[i], label=label)
     for j, acc in enumerate(reference.test_accuracies):
         ax_acc.axhline(acc, color=CLASS_COLORS[8], linestyle="--",
                        label=f"{reference.label}, published" if j == 0 else None)
         ax_acc.annotate(f"{acc:.3f}", (1.0, acc), xycoords=("axes fraction", "data"), fontsize=8,
                         xytext=(2, 0), textcoords="offset points", va="center", color=CLASS_COLORS[8])
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy", ylim=(0, 1))
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.legend(loc="lower right", fontsize=8)
 
     labels = [run.label for run in runs] + [f"{reference.label}\n({reference.device})"]
@@ -167,3 +157,8 @@ def plot_run_comparison(runs: Sequence[RunCurve], reference: PublishedReference 
     ax_speed.set_xlim(min(speeds) / 2, max(speeds) * 6)
     fig.tight_layout()
     return fig
+
+
+def _short_device(name: str) -> str:
+    # CPU names carry core counts in parentheses; the legend needs only the model.
+    return name.split(" (")[0]

@@ -4,24 +4,26 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import json  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 from nin_book.data import CLASS_NAMES  # noqa: E402
 from nin_book.evaluate import (  # noqa: E402
     D2L_NIN,
+    RunSummary,
     accuracy,
     confusion_matrix,
     examples_per_class,
+    find_committed_runs,
     misclassified_indices,
     most_confused_pairs,
     per_class_accuracy,
-    predict,
+    repo_root,
 )
 from nin_book.figures_eval import (  # noqa: E402
-    RunCurve,
     plot_confusion_matrix,
     plot_learning_curves,
     plot_run_comparison,
@@ -87,18 +89,44 @@ def test_examples_per_class_takes_first_of_each():
         examples_per_class(LABELS, per_class=3, num_classes=3)
 
 
-def test_predict_batches_and_restores_training_mode():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Dropout(0.5))
-    images = torch.randint(0, 256, (7, 2, 2), dtype=torch.uint8)
-    prepare = lambda batch: batch.float() / 255  # noqa: E731
-    model.train()
-    logits = predict(model, images, prepare=prepare, batch_size=3)
-    assert model.training
-    with torch.no_grad():
-        expected = model.eval()(prepare(images))
-    assert logits.shape == (7, 3)
-    torch.testing.assert_close(logits, expected)
+def metrics(preset="seed224", accuracies=(0.8, 0.9)):
+    # The shape of what the training engine writes (TrainResult.to_dict() / the CLI's JSON).
+    return {
+        "config": {"preset": preset, "epochs": len(accuracies)},
+        "device_name": "NVIDIA H100 80GB HBM3",
+        "torch_version": "2.14.1",
+        "images_per_second": 40000.0,
+        "wall_seconds": 55.0,
+        "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
+    }
+
+
+def test_run_summary_from_metrics():
+    run = RunSummary.from_metrics(metrics(), label="gpu", source="results/seed224.json")
+    assert run.test_accuracy == (0.8, 0.9)
+    assert run.final_test_accuracy == 0.9
+    assert run.preset == "seed224" and run.device_name.startswith("NVIDIA")
+    with pytest.raises(ValueError, match="not a training-metrics file"):
+        RunSummary.from_metrics({"history": []}, label="x", source="bad.json")
+
+
+def test_find_committed_runs_reads_results_folder(tmp_path):
+    assert find_committed_runs(tmp_path) == []
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "seed224.json").write_text(json.dumps(metrics()))
+    (tmp_path / "results" / "cpu_preset.json").write_text(json.dumps(metrics("cpu")))
+    runs = find_committed_runs(tmp_path)
+    assert [r.source for r in runs] == ["results/seed224.json"]
+
+
+def test_repo_root_walks_up_from_chapters(tmp_path):
+    (tmp_path / "_toc.yml").write_text("")
+    (tmp_path / "nin_book").mkdir()
+    (tmp_path / "chapters").mkdir()
+    assert repo_root(tmp_path / "chapters") == tmp_path.resolve()
+    elsewhere = tmp_path / "chapters"
+    (tmp_path / "_toc.yml").unlink()
+    assert repo_root(elsewhere) == elsewhere.resolve()
 
 
 def test_literature_constants_are_the_published_ones():
@@ -113,7 +141,7 @@ def test_figures_draw():
         show_image_grid(images, LABELS, CLASS_NAMES, predictions=PREDS),
         plot_learning_curves([1.0, 0.5], [0.6, 0.8], [0.55, 0.75]),
         plot_confusion_matrix(confusion_matrix(PREDS, LABELS, num_classes=10), CLASS_NAMES),
-        plot_run_comparison([RunCurve("live", [0.5, 0.7], 1234.0, "cpu")]),
+        plot_run_comparison([RunSummary.from_metrics(metrics(), "gpu", "x.json")]),
     ]
     assert all(len(f.axes) >= 1 for f in figures)
     plt.close("all")
