@@ -18,11 +18,13 @@ from torch import nn
 
 __all__ = [
     "ClassMaps",
+    "average_by_class",
     "MapMismatchError",
     "class_maps",
     "evidence_on_object",
     "object_mask",
     "peak_positions",
+    "select_class_maps",
     "upsample_maps",
 ]
 
@@ -149,3 +151,29 @@ def peak_positions(maps: torch.Tensor) -> torch.Tensor:
     h, w = maps.shape[-2:]
     flat = maps.reshape(*maps.shape[:-2], h * w).argmax(dim=-1)
     return torch.stack((flat // w, flat % w), dim=-1)
+
+
+def select_class_maps(maps: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """For maps (N, C, h, w) and one class per image (N,), that class's map of each image: (N, h, w).
+
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if maps.ndim != 4 or classes.shape != maps.shape[:1]:
+        raise ValueError(f"need maps (N, C, h, w) and one class per image, got {tuple(maps.shape)} and {tuple(classes.shape)}")
+    return maps[torch.arange(len(maps)), classes.long()]
+
+
+def average_by_class(values: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Mean of ``values`` (N, ...) over the images of each class: (num_classes, ...); NaN for an absent class.
+
+    With the true class's upsampled map of each image, it shows where each class's evidence sits on
+    average. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if len(values) != len(labels):
+        raise ValueError(f"{len(values)} values for {len(labels)} labels")
+    out = torch.full((num_classes, *values.shape[1:]), float("nan"))
+    for c in range(num_classes):
+        chosen = labels == c
+        if chosen.any():
+            out[c] = values[chosen].float().mean(dim=0)
+    return out

@@ -86,7 +86,7 @@ def plot_learning_curves(
     ax_acc.plot(epochs, test_accuracy, marker="s", label="test accuracy", color=CLASS_COLORS[1])
     ax_acc.axhline(0.1, color=CLASS_COLORS[8], linestyle=":", label="chance (10 classes)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1))
-    ax_acc.legend(loc="lower right")
+    ax_acc.legend(loc="best")
     for ax in (ax_loss, ax_acc):
         ax.set_xticks(epochs if len(epochs) <= 12 else np.linspace(1, len(epochs), 6).round())
     if title:
@@ -141,7 +141,7 @@ def plot_run_comparison(runs: Sequence[RunSummary], reference: PublishedReferenc
                         xytext=(2, 0), textcoords="offset points", va="center", color=CLASS_COLORS[8])
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy", ylim=(0, 1))
     ax_acc.xaxis.get_major_locator().set_params(integer=True)
-    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.legend(loc="best", fontsize=8)
 
     labels = [run.label for run in runs] + [f"{reference.label}\n({reference.device})"]
     speeds = [run.images_per_second for run in runs] + [reference.images_per_second]

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from nin_book.plots import CLASS_COLORS
 
-__all__ = ["plot_averaged_maps", "show_class_maps", "show_map_cells"]
+__all__ = ["plot_averaged_maps", "plot_evidence_on_object", "show_class_averages", "show_class_maps", "show_map_cells"]
 
 TRUE_COLOR = "#009E73"  # green frame: the true class
 PRED_COLOR = "#D55E00"  # vermilion frame: the predicted class, when it is wrong
@@ -128,5 +128,57 @@ def plot_averaged_maps(averaged: torch.Tensor, class_names: Sequence[str], true_
     ax_prob.set(xlabel="softmax probability", title="Softmax", xlim=(0, 1))
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_evidence_on_object(area: torch.Tensor, on_object: torch.Tensor, correct: torch.Tensor | None = None) -> Figure:
+    """Each image as a point: the garment's share of the image (x) against the share of its true-class map's
+    evidence that falls on the garment (y). On the diagonal a map ignores where the garment is; above it,
+    the map concentrates on the garment. ``correct`` (bool, N) colours right and wrong predictions.
+
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    x, y = area.cpu().numpy(), on_object.cpu().numpy()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    if correct is None:
+        ax.scatter(x, y, s=10, alpha=0.6, color=CLASS_COLORS[0])
+    else:
+        ok = correct.cpu().numpy().astype(bool)
+        ax.scatter(x[ok], y[ok], s=10, alpha=0.6, color=CLASS_COLORS[0], label="predicted right")
+        ax.scatter(x[~ok], y[~ok], s=14, alpha=0.8, color=PRED_COLOR, marker="x", label="predicted wrong")
+        ax.legend(loc="lower right")
+    ax.plot([0, 1], [0, 1], color=CLASS_COLORS[8], linestyle="--", linewidth=1)
+    ax.annotate("evidence spread evenly", (0.62, 0.55), rotation=42, color=CLASS_COLORS[8], fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="garment's share of the image",
+           ylabel="share of the true class's map\non the garment", title="Where the evidence sits")
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    return fig
+
+
+def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, class_names: Sequence[str],
+                        alpha: float = 0.6) -> Figure:
+    """For each class, its average test image with its own map averaged over those images laid on top.
+
+    ``mean_images`` and ``mean_maps`` are (C, H, W) at the same size; each panel has its own colour
+    scale (the question is *where* the evidence sits, not how much). Explained in chapter 6.
+    """
+    if mean_images.shape != mean_maps.shape or mean_maps.ndim != 3:
+        raise ValueError(f"mean_images {tuple(mean_images.shape)} and mean_maps {tuple(mean_maps.shape)} "
+                         "must have the same shape (C, H, W)")
+    k = len(class_names)
+    ncols = 5
+    nrows = -(-k // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.9 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for c, ax in zip(range(k), axes.flat, strict=False):
+        if torch.isnan(mean_maps[c]).all():
+            ax.set_title(f"{class_names[c]}\n(no images)", fontsize=8)
+            continue
+        ax.imshow(mean_images[c].cpu().numpy(), cmap="gray")
+        ax.imshow(mean_maps[c].cpu().numpy(), cmap=MAP_CMAP, alpha=alpha)
+        ax.set_title(class_names[c], fontsize=8)
     fig.tight_layout()
     return fig

@@ -11,14 +11,22 @@ from torch import nn  # noqa: E402
 
 from nin_book.confidence import (  # noqa: E402
     MapMismatchError,
+    average_by_class,
     class_maps,
     evidence_on_object,
     object_mask,
     peak_positions,
+    select_class_maps,
     upsample_maps,
 )
 from nin_book.data import CLASS_NAMES  # noqa: E402
-from nin_book.figures_maps import plot_averaged_maps, show_class_maps, show_map_cells  # noqa: E402
+from nin_book.figures_maps import (  # noqa: E402
+    plot_averaged_maps,
+    plot_evidence_on_object,
+    show_class_averages,
+    show_class_maps,
+    show_map_cells,
+)
 from nin_book.models import nin  # noqa: E402
 
 
@@ -98,6 +106,18 @@ def test_peak_positions():
     assert peak_positions(maps).tolist() == [[2, 4], [1, 0]]
 
 
+def test_select_and_average_by_class():
+    maps = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)
+    chosen = select_class_maps(maps, torch.tensor([2, 0]))
+    assert torch.equal(chosen, torch.stack([maps[0, 2], maps[1, 0]]))
+    with pytest.raises(ValueError, match="one class per image"):
+        select_class_maps(maps, torch.tensor([0]))
+    values = torch.tensor([[1.0], [3.0], [10.0]])
+    means = average_by_class(values, torch.tensor([0, 0, 2]), num_classes=3)
+    assert means[0].item() == 2.0 and means[2].item() == 10.0
+    assert torch.isnan(means[1]).all()
+
+
 def test_map_figures_draw():
     torch.manual_seed(0)
     result = class_maps(tiny_nin(), torch.randn(1, 1, 28, 28))
@@ -108,6 +128,8 @@ def test_map_figures_draw():
         show_class_maps(image, up, CLASS_NAMES, result.averaged[0], true_label=3, classes=[3, 4]),
         show_map_cells(result.maps[0, 3], CLASS_NAMES[3], float(result.logits[0, 3])),
         plot_averaged_maps(result.averaged[0], CLASS_NAMES, true_label=3),
+        plot_evidence_on_object(torch.rand(5), torch.rand(5), correct=torch.tensor([1, 0, 1, 1, 0]).bool()),
+        show_class_averages(torch.rand(10, 28, 28), upsample_maps(result.maps[0], 28), CLASS_NAMES),
     ]
     assert all(f.axes for f in figs)
     plt.close("all")
