@@ -66,27 +66,38 @@ def _named_module(model: nn.Module, layer: str) -> nn.Module:
     return modules[layer]
 
 
-def class_maps(model: nn.Module, inputs: torch.Tensor, layer: str = "block4", atol: float = 1e-4) -> ClassMaps:
+def class_maps(model: nn.Module, inputs: torch.Tensor, layer: str = "block4", atol: float = 1e-4,
+               batch_size: int | None = None) -> ClassMaps:
     """Run ``model`` on ``inputs`` (eval mode, no gradients), keep ``layer``'s output, and check GAP.
 
     Returns the per-class maps together with the model's own logits, and asserts that averaging
     each map over its cells gives exactly that class's logit (to ``atol``, relative to the logits'
     scale), which holds by construction for NiN; otherwise :class:`MapMismatchError` says why.
+    ``batch_size`` runs the inputs in chunks (large inputs at 224×224 need a lot of memory at once);
+    inputs go to the model's device, results come back on the CPU.
     Explained in chapter 6, "Reading NiN's class confidence maps".
     """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
     module = _named_module(model, layer)
     captured: list[torch.Tensor] = []
-    handle = module.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+    handle = module.register_forward_hook(lambda _m, _i, out: captured.append(out.detach().float().cpu()))
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    step = batch_size or max(1, len(inputs))
     was_training = model.training
     model.eval()
+    outputs = []
     try:
         with torch.inference_mode():
-            logits = model(inputs)
+            for start in range(0, len(inputs), step):
+                outputs.append(model(inputs[start:start + step].to(device)).float().cpu())
     finally:
         handle.remove()
         model.train(was_training)
-    maps = captured[-1].float().cpu()
-    logits = logits.float().cpu()
+    if not outputs:
+        raise ValueError("class_maps needs at least one input")
+    maps, logits = torch.cat(captured), torch.cat(outputs)
     if maps.ndim != 4 or logits.ndim != 2 or maps.shape[:2] != logits.shape:
         raise MapMismatchError(f"{layer} gives {tuple(maps.shape)} and the model gives logits {tuple(logits.shape)}; "
                                "expected (N, C, h, w) maps with one map per logit")

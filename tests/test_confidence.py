@@ -48,6 +48,14 @@ def test_maps_average_to_logits_and_argmax_is_prediction():
     assert result.maps.min() >= 0
 
 
+def test_class_maps_in_batches_equals_one_pass():
+    torch.manual_seed(0)
+    model, x = tiny_nin(), torch.randn(5, 1, 28, 28)
+    whole, chunked = class_maps(model, x), class_maps(model, x, batch_size=2)
+    torch.testing.assert_close(chunked.maps, whole.maps)
+    torch.testing.assert_close(chunked.logits, whole.logits)
+
+
 def test_classic_nin_at_224_gives_ten_5x5_maps():
     torch.manual_seed(0)
     result = class_maps(nin(), torch.randn(1, 1, 224, 224))
