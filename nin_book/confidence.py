@@ -30,7 +30,7 @@ __all__ = [
 
 
 class MapMismatchError(AssertionError):
-    """The averaged maps differ from the model's logits: the model does not end in maps → GAP."""
+    """The averaged maps differ from the model's logits: the model does not end in maps → GAP. Explained in chapter 6."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class ClassMaps:
 
     ``maps``: (N, C, h, w), one map per class; ``logits``: (N, C), the model's output;
     ``averaged``: (N, C), each map's mean over its h×w cells; ``predictions``: (N,), argmax of ``logits``.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
     """
 
     maps: torch.Tensor

@@ -33,7 +33,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PublishedReference:
-    """Training results reported in the literature (numbers as printed there, never measured here)."""
+    """Training results reported in the literature (numbers as printed there, never measured here).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
 
     label: str
     test_accuracies: tuple[float, ...]
@@ -60,7 +63,7 @@ D2L_NIN = PublishedReference(
 
 @dataclass(frozen=True)
 class ConfusedPair:
-    """``count`` test images of class ``true`` were predicted as class ``predicted``."""
+    """``count`` test images of class ``true`` were predicted as class ``predicted``. Explained in chapter 5."""
 
     true: int
     predicted: int
@@ -178,7 +181,10 @@ def examples_per_class(labels: torch.Tensor, per_class: int = 1, num_classes: in
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The headline of one training run: test accuracy per epoch, speed, and where it ran."""
+    """The headline of one training run: test accuracy per epoch, speed, and where it ran.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
 
     label: str
     preset: str
