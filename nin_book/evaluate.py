@@ -44,6 +44,10 @@ class PublishedReference:
     seconds_for_10_epochs: float
     device: str
     source: str
+    epochs: int = 10
+    learning_rate: float = 0.1
+    batch_size: int = 128
+    resolution: int = 224
 
 
 # Literature constants, defined once. Dive into Deep Learning trains the classic NiN at 224×224 on
@@ -56,6 +60,10 @@ D2L_NIN = PublishedReference(
     images_per_second=3100.0,
     seconds_for_10_epochs=260.0,
     device="Tesla V100",
+    epochs=10,
+    learning_rate=0.1,
+    batch_size=128,
+    resolution=224,
     source="Zhang, Lipton, Li & Smola, Dive into Deep Learning, section 8.3 'Network in Network (NiN)', "
            "https://d2l.ai/chapter_convolutional-modern/nin.html",
 )
