@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from nin_book.plots import CLASS_COLORS
 
@@ -126,6 +127,11 @@ def plot_averaged_maps(averaged: torch.Tensor, class_names: Sequence[str], true_
     ax_mean.set(xlabel="averaged map = logit", title="Global average pooling")
     ax_prob.barh(range(len(values)), probs, color=colors)
     ax_prob.set(xlabel="softmax probability", title="Softmax", xlim=(0, 1))
+    handles = [Patch(color=TRUE_COLOR, label="true class")] if true_label is not None else []
+    if true_label is not None and predicted != true_label:
+        handles.append(Patch(color=PRED_COLOR, label="prediction (wrong)"))
+    if handles:
+        ax_prob.legend(handles=handles, loc="lower right", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
