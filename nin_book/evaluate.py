@@ -17,9 +17,11 @@ import torch
 
 __all__ = [
     "D2L_NIN",
+    "BenchmarkResult",
     "ConfusedPair",
     "PublishedReference",
     "RunSummary",
+    "find_benchmarks",
     "find_committed_runs",
     "repo_root",
     "accuracy",
@@ -260,3 +262,54 @@ def find_committed_runs(root: str | os.PathLike, pattern: str = "seed224*.json")
         preset = metrics.get("config", {}).get("preset", "custom")
         runs.append(RunSummary.from_metrics(metrics, label=f"committed {preset} run", source=f"results/{path.name}"))
     return runs
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """One committed run of ``benchmarks/throughput.py``: our trainer against the classic pipeline.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
+    """
+
+    device: str  # "cpu" or "cuda"
+    device_name: str
+    torch_version: str
+    resolution: int
+    batch_size: int
+    classic_images_per_second: float
+    ours_images_per_second: float
+    speedup: float
+    command: str
+    source: str
+
+    @classmethod
+    def from_json(cls, report: Mapping[str, Any], source: str) -> BenchmarkResult:
+        """Read the JSON that ``benchmarks/throughput.py --out`` writes. Explained in chapter 5."""
+        try:
+            classic, ours = float(report["classic_images_per_second"]), float(report["ours_images_per_second"])
+            if classic <= 0 or ours <= 0:
+                raise ValueError("images per second must be positive")
+            return cls(
+                device=str(report["device"]),
+                device_name=str(report["device_name"]),
+                torch_version=str(report["torch_version"]),
+                resolution=int(report["resolution"]),
+                batch_size=int(report["batch_size"]),
+                classic_images_per_second=classic,
+                ours_images_per_second=ours,
+                speedup=ours / classic,
+                command=str(report.get("command", "")),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{source} is not a benchmark report written by benchmarks/throughput.py "
+                             f"({type(err).__name__}: {err})") from None
+
+
+def find_benchmarks(root: str | os.PathLike, pattern: str = "benchmark*.json") -> list[BenchmarkResult]:
+    """Every committed throughput benchmark under ``root/results`` matching ``pattern`` (sorted by name).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
+    """
+    return [BenchmarkResult.from_json(json.loads(path.read_text()), source=f"results/{path.name}")
+            for path in sorted((Path(root) / "results").glob(pattern))]

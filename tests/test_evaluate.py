@@ -13,10 +13,12 @@ import torch  # noqa: E402
 from nin_book.data import CLASS_NAMES  # noqa: E402
 from nin_book.evaluate import (  # noqa: E402
     D2L_NIN,
+    BenchmarkResult,
     RunSummary,
     accuracy,
     confusion_matrix,
     examples_per_class,
+    find_benchmarks,
     find_committed_runs,
     misclassified_indices,
     most_confused_pairs,
@@ -117,6 +119,25 @@ def test_find_committed_runs_reads_results_folder(tmp_path):
     (tmp_path / "results" / "cpu_preset.json").write_text(json.dumps(metrics("cpu")))
     runs = find_committed_runs(tmp_path)
     assert [r.source for r in runs] == ["results/seed224.json"]
+
+
+def benchmark_report(classic=50.0, ours=200.0):
+    # The keys benchmarks/throughput.py --out writes.
+    return {"device": "cpu", "device_name": "Some CPU (2 logical cores)", "torch_version": "2.14.1", "resolution": 96,
+            "batch_size": 64, "classic_images_per_second": classic, "ours_images_per_second": ours,
+            "speedup": ours / classic, "command": "python benchmarks/throughput.py"}
+
+
+def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
+    assert find_benchmarks(tmp_path) == []
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "benchmark_cpu.json").write_text(json.dumps(benchmark_report()))
+    (found,) = find_benchmarks(tmp_path)
+    assert found.speedup == 4.0 and found.source == "results/benchmark_cpu.json" and found.resolution == 96
+    with pytest.raises(ValueError, match="not a benchmark report"):
+        BenchmarkResult.from_json(benchmark_report(classic=0.0), source="bad.json")
+    with pytest.raises(ValueError, match="not a benchmark report"):
+        BenchmarkResult.from_json({"device": "cpu"}, source="bad.json")
 
 
 def test_repo_root_walks_up_from_chapters(tmp_path):
