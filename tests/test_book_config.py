@@ -1,0 +1,131 @@
+"""The book's configuration agrees with itself: table of contents, Colab cells, launch buttons, offline assets.
+
+These run without building the book; tests/test_browser.py checks the built pages themselves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def _vendor_tool() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("vendor_assets", ROOT / "tools" / "vendor_assets.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _toc_entries(node: dict, numbered: bool = False) -> list[tuple[str, bool]]:
+    """(file, numbered) for every entry below node, in order."""
+    entries = []
+    for part in node.get("parts", []):
+        entries += _toc_entries(part, numbered or bool(part.get("numbered")))
+    for entry in node.get("chapters", []) + node.get("sections", []):
+        entries.append((entry["file"], numbered))
+        entries += _toc_entries(entry, numbered)
+    return entries
+
+
+def _first_code_cell(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    return next(cell for cell in nb.cells if cell.cell_type == "code")
+
+
+def test_there_are_chapters() -> None:
+    assert len(CHAPTERS) >= 6, [p.name for p in CHAPTERS]
+
+
+def test_toc_lists_every_chapter_numbered_in_order() -> None:
+    entries = _toc_entries(TOC, bool(TOC.get("options", {}).get("numbered")))
+    files = [file for file, _ in entries]
+    chapters = [f"chapters/{p.stem}" for p in CHAPTERS]
+    assert [f for f in files if f in chapters] == chapters, "every chapter notebook, in file-name order"
+    assert all(numbered for file, numbered in entries if file in chapters), "chapters are numbered"
+    assert "chapters/references" in files
+    for file in [TOC["root"], *files]:
+        assert any((ROOT / file).with_suffix(s).exists() for s in (".md", ".ipynb")), f"{file} in _toc.yml has no source"
+    sources = [p for p in (ROOT / "chapters").glob("*") if p.suffix in (".md", ".ipynb")]
+    pages = {p.relative_to(ROOT).with_suffix("").as_posix() for p in sources}
+    assert pages <= set(files) | {TOC["root"]}, f"pages missing from _toc.yml: {sorted(pages - set(files))}"
+
+
+def test_repository_and_launch_buttons_are_set_once() -> None:
+    repo = CONFIG["repository"]
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo["url"]), repo["url"]
+    assert repo["branch"] == "main"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_install_cell_matches_config(path: Path) -> None:
+    """The first code cell installs nin_book from the configured repository and branch, and only in Colab."""
+    cell = _first_code_cell(path)
+    assert "remove-cell" in cell.metadata.get("tags", []), "hidden from the HTML book"
+    spec = f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}"
+    assert spec in cell.source, f"the install cell should install {spec}"
+
+    calls: list[list[str]] = []
+    fake_subprocess = types.SimpleNamespace(run=lambda args, **kwargs: calls.append(list(args)))
+    code = compile(cell.source, f"{path.name} cell 1", "exec")
+    real_subprocess = sys.modules["subprocess"]
+    try:
+        # Elsewhere than Colab (Jupyter, nbval, the book build) it does nothing.
+        sys.modules["subprocess"] = fake_subprocess
+        assert "google.colab" not in sys.modules
+        exec(code, {})
+        assert calls == [], "the install cell ran pip outside Colab"
+        # In Colab it runs pip once, for that repository and branch.
+        sys.modules["google.colab"] = types.ModuleType("google.colab")
+        exec(code, {})
+    finally:
+        sys.modules["subprocess"] = real_subprocess
+        sys.modules.pop("google.colab", None)
+    assert len(calls) == 1 and calls[0][-1] == spec and "pip" in calls[0], calls
+
+
+def test_offline_assets_are_local_files() -> None:
+    """MathJax, RequireJS and the widget manager come from the book's own files, not from a CDN."""
+    sphinx = CONFIG["sphinx"]["config"]
+    extra = [ROOT / path for path in sphinx["html_extra_path"]]
+    scripts = [sphinx["mathjax_path"], *sphinx["nb_ipywidgets_js"]]
+    assert len(scripts) == 3
+    for script in scripts:
+        assert "://" not in script and not script.startswith("//"), f"{script} would need the internet"
+        # Sphinx resolves these against the built _static/; "../x" is x at the book's root, copied from html_extra_path.
+        assert script.startswith("../"), script
+        assert any((folder / script.removeprefix("../")).is_file() for folder in extra), f"{script} is not in {extra}"
+    for url, attributes in sphinx["nb_ipywidgets_js"].items():
+        assert not any("://" in str(value) for value in attributes.values()), f"{url} names a CDN: {attributes}"
+
+
+def test_vendored_assets_match_the_lock_file() -> None:
+    tool = _vendor_tool()
+    assert tool.check_against_manifest() == []
+    package = json.loads((ROOT / "package.json").read_text())
+    assert package["dependencies"] == tool.locked_versions(), "package.json pins exactly what package-lock.json locks"
+
+
+def test_every_citation_is_in_the_bibliography() -> None:
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), flags=re.M))
+    assert {"lin2013network", "zhang2023dive", "xiao2017fashion"} <= keys
+    sources = [p.read_text() for p in (ROOT / "chapters").glob("*.md")]
+    for path in CHAPTERS:
+        sources += [cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"]
+    groups = [group for text in sources for group in re.findall(r"\{cite[:\w]*\}`([^`]+)`", text)]
+    cited = {key.strip() for group in groups for key in group.split(",")}
+    assert cited <= keys, f"cited but not in references.bib: {sorted(cited - keys)}"
