@@ -281,6 +281,8 @@ class BenchmarkResult:
     speedup: float
     command: str
     source: str
+    date_utc: str = ""  # when it ran, if recorded
+    load_average: str = ""  # the machine's load average before the run (1, 5, 15 min), if recorded
 
     @classmethod
     def from_json(cls, report: Mapping[str, Any], source: str) -> BenchmarkResult:
@@ -300,6 +302,8 @@ class BenchmarkResult:
                 speedup=ours / classic,
                 command=str(report.get("command", "")),
                 source=source,
+                date_utc=str(report.get("date_utc", "")),
+                load_average=str(report.get("load_average_before", "")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{source} is not a benchmark report written by benchmarks/throughput.py "

@@ -125,7 +125,8 @@ def benchmark_report(classic=50.0, ours=200.0):
     # The keys benchmarks/throughput.py --out writes.
     return {"device": "cpu", "device_name": "Some CPU (2 logical cores)", "torch_version": "2.14.1", "resolution": 96,
             "batch_size": 64, "classic_images_per_second": classic, "ours_images_per_second": ours,
-            "speedup": ours / classic if classic else None, "command": "python benchmarks/throughput.py"}
+            "speedup": ours / classic if classic else None, "command": "python benchmarks/throughput.py",
+            "load_average_before": "7.5 7.0 6.0", "date_utc": "2026-11-28 07:40"}
 
 
 def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
@@ -134,6 +135,7 @@ def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
     (tmp_path / "results" / "benchmark_cpu.json").write_text(json.dumps(benchmark_report()))
     (found,) = find_benchmarks(tmp_path)
     assert found.speedup == 4.0 and found.source == "results/benchmark_cpu.json" and found.resolution == 96
+    assert found.load_average == "7.5 7.0 6.0" and found.date_utc.startswith("2026")
     with pytest.raises(ValueError, match="not a benchmark report"):
         BenchmarkResult.from_json(benchmark_report(classic=0.0), source="bad.json")
     with pytest.raises(ValueError, match="not a benchmark report"):
