@@ -7,8 +7,9 @@ Two fixes, applied to each page's list of scripts as it is written:
   carried sphinx-thebe's `const THEBE_JS_URL = ...` twice and the browser reported a SyntaxError. Duplicates
   are dropped here.
 - On pages with saved widgets (myst-nb adds the ipywidgets embed manager there, see `nb_ipywidgets_js`):
-  RequireJS is told where the manager's modules live, because the manager loads its icon fonts from beside
-  its own module path, which otherwise resolves next to the page; and the MathJax 2 call that ipywidgets 8
+  RequireJS and the manager's `__jupyter_widgets_assets_path__` hook are told where the manager's files live,
+  because it loads its icon fonts from beside its own module path, which otherwise can resolve next to the
+  page; and the MathJax 2 call that ipywidgets 8
   makes to typeset widget labels (`MathJax.Hub.Queue`) is forwarded to the MathJax 3 the book loads.
 
 tests/test_browser.py checks the result in a real browser (no console errors, no failed requests).
@@ -24,7 +25,10 @@ EMBED_MANAGER = "html-manager/embed-amd.js"
 
 # A global `require` object defined before require.js loads is RequireJS's configuration.
 WIDGET_PAGE_JS = """\
-var require = {paths: {"@jupyter-widgets/html-manager/dist": "%(manager_dir)s"}};
+// Each bundled @jupyter-widgets module finds its icon fonts beside the URL RequireJS gives its module id;
+// without these paths the ids resolve next to the page (404s for the fonts).
+var require = {paths: {"@jupyter-widgets": "%(manager_dir)s", "@jupyter-widgets/html-manager/dist": "%(manager_dir)s"}};
+window.__jupyter_widgets_assets_path__ = "%(manager_dir)s/";
 document.addEventListener("DOMContentLoaded", function () {
   var mj = window.MathJax;
   if (mj && !mj.Hub) {
