@@ -10,6 +10,7 @@ Explained in chapter 6, "Reading NiN's class confidence maps".
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,12 +19,14 @@ from torch import nn
 
 __all__ = [
     "ClassMaps",
+    "EvidenceSummary",
     "average_by_class",
     "MapMismatchError",
     "class_maps",
     "evidence_on_object",
     "object_mask",
     "peak_positions",
+    "summarize_evidence",
     "select_class_maps",
     "upsample_maps",
 ]
@@ -189,3 +192,47 @@ def average_by_class(values: torch.Tensor, labels: torch.Tensor, num_classes: in
         if chosen.any():
             out[c] = values[chosen].float().mean(dim=0)
     return out
+
+
+@dataclass(frozen=True)
+class EvidenceSummary:
+    """Across images: does the true class's map put more of its evidence on the garment than an even spread?
+
+    ``fraction_above`` is the share of images whose map puts a larger share on the garment than the garment's
+    share of the image; ``low``/``high`` bound it (Wilson 95% interval, a sign test against one half).
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+
+    images: int
+    mean_share: float
+    mean_area: float
+    fraction_above: float
+    low: float
+    high: float
+
+    @property
+    def verdict(self) -> str:
+        """'concentrates on the garment', 'avoids the garment', or 'shows no clear preference' (vs. an even spread)."""
+        if self.low > 0.5:
+            return "concentrates on the garment"
+        if self.high < 0.5:
+            return "avoids the garment"
+        return "shows no clear preference"
+
+
+def summarize_evidence(on_object: torch.Tensor, area: torch.Tensor, z: float = 1.96) -> EvidenceSummary:
+    """Summarise :func:`evidence_on_object` over images, leaving out maps with no evidence (NaN).
+
+    A point exactly on the diagonal counts as half above, half below. Explained in chapter 6.
+    """
+    keep = ~torch.isnan(on_object)
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError("no map has any evidence: every true-class map is zero everywhere")
+    share, covered = on_object[keep].double(), area[keep].double()
+    above = ((share > covered).double() + 0.5 * (share == covered).double()).mean().item()
+    # Wilson score interval for a proportion: sensible even near 0 or 1 and for small n.
+    centre = (above + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(above * (1 - above) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return EvidenceSummary(images=n, mean_share=share.mean().item(), mean_area=covered.mean().item(),
+                           fraction_above=above, low=centre - half, high=centre + half)

@@ -17,6 +17,7 @@ from nin_book.confidence import (  # noqa: E402
     object_mask,
     peak_positions,
     select_class_maps,
+    summarize_evidence,
     upsample_maps,
 )
 from nin_book.data import CLASS_NAMES  # noqa: E402
@@ -143,3 +144,19 @@ def test_map_figures_draw():
     plt.close("all")
     with pytest.raises(ValueError, match="upsample"):
         show_class_maps(image, result.maps[0], CLASS_NAMES, result.averaged[0])
+
+
+def test_summarize_evidence_verdicts():
+    area = torch.full((100,), 0.5)
+    assert summarize_evidence(torch.full((100,), 0.8), area).verdict == "concentrates on the garment"
+    assert summarize_evidence(torch.full((100,), 0.2), area).verdict == "avoids the garment"
+    # 53 of 100 above: not distinguishable from a coin toss.
+    mixed = torch.cat([torch.full((53,), 0.6), torch.full((47,), 0.4)])
+    summary = summarize_evidence(mixed, area)
+    assert summary.fraction_above == pytest.approx(0.53)
+    assert summary.low < 0.5 < summary.high and summary.verdict == "shows no clear preference"
+    # Maps with no evidence (NaN) are left out.
+    with_nan = torch.cat([torch.full((10,), 0.9), torch.full((5,), float("nan"))])
+    assert summarize_evidence(with_nan, torch.full((15,), 0.5)).images == 10
+    with pytest.raises(ValueError, match="no map has any evidence"):
+        summarize_evidence(torch.full((3,), float("nan")), torch.full((3,), 0.5))
