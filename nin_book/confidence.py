@@ -20,14 +20,13 @@ from torch import nn
 __all__ = [
     "ClassMaps",
     "EvidenceSummary",
-    "average_by_class",
     "MapMismatchError",
+    "average_by_class",
     "class_maps",
     "evidence_on_object",
     "object_mask",
-    "peak_positions",
-    "summarize_evidence",
     "select_class_maps",
+    "summarize_evidence",
     "upsample_maps",
 ]
 
@@ -156,16 +155,6 @@ def evidence_on_object(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.T
     on = (evidence * masks.float()).sum(dim=(1, 2))
     share = torch.where(total > 0, on / total.clamp(min=1e-12), torch.full_like(total, float("nan")))
     return share, masks.float().mean(dim=(1, 2))
-
-
-def peak_positions(maps: torch.Tensor) -> torch.Tensor:
-    """(row, column) of each map's largest cell, for maps (..., h, w); returns (..., 2) int64.
-
-    Explained in chapter 6, "Reading NiN's class confidence maps".
-    """
-    h, w = maps.shape[-2:]
-    flat = maps.reshape(*maps.shape[:-2], h * w).argmax(dim=-1)
-    return torch.stack((flat // w, flat % w), dim=-1)
 
 
 def select_class_maps(maps: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,6 @@ from nin_book.confidence import (  # noqa: E402
     class_maps,
     evidence_on_object,
     object_mask,
-    peak_positions,
     select_class_maps,
     summarize_evidence,
     upsample_maps,
@@ -106,13 +105,6 @@ def test_object_mask_and_evidence_share():
     assert share.item() == pytest.approx(0.5)
     share, _ = evidence_on_object(torch.zeros(1, 4, 4), mask)
     assert torch.isnan(share).all()
-
-
-def test_peak_positions():
-    maps = torch.zeros(2, 3, 5)
-    maps[0, 2, 4] = 1
-    maps[1, 1, 0] = 1
-    assert peak_positions(maps).tolist() == [[2, 4], [1, 0]]
 
 
 def test_select_and_average_by_class():
