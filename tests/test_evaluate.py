@@ -1,0 +1,172 @@
+"""Accuracy, confusion matrix, confused pairs and mistakes against small cases worked out by hand."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import json  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from nin_book.data import CLASS_NAMES  # noqa: E402
+from nin_book.evaluate import (  # noqa: E402
+    D2L_NIN,
+    BenchmarkResult,
+    RunSummary,
+    accuracy,
+    confusion_matrix,
+    examples_per_class,
+    find_benchmarks,
+    find_committed_runs,
+    misclassified_indices,
+    most_confused_pairs,
+    per_class_accuracy,
+    repo_root,
+)
+from nin_book.figures_eval import (  # noqa: E402
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_run_comparison,
+    show_image_grid,
+)
+
+LABELS = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+PREDS = torch.tensor([0, 1, 0, 1, 0, 2, 1, 1, 2])
+
+
+def test_accuracy_counts_matches():
+    assert accuracy(PREDS, LABELS) == pytest.approx(5 / 9)
+
+
+def test_accuracy_accepts_logits():
+    logits = torch.nn.functional.one_hot(PREDS, 3).float() * 3 - 1
+    assert accuracy(logits, LABELS) == pytest.approx(5 / 9)
+
+
+def test_accuracy_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="one prediction per label"):
+        accuracy(PREDS[:-1], LABELS)
+
+
+def test_confusion_matrix_by_hand():
+    expected = torch.tensor([[2, 1, 0], [1, 1, 0], [0, 2, 2]])
+    matrix = confusion_matrix(PREDS, LABELS, num_classes=3)
+    assert torch.equal(matrix, expected)
+    assert matrix.sum() == len(LABELS)
+    assert torch.equal(matrix.sum(dim=1), torch.bincount(LABELS, minlength=3))
+
+
+def test_confusion_matrix_rejects_out_of_range_classes():
+    with pytest.raises(ValueError, match="0..2"):
+        confusion_matrix(torch.tensor([3]), torch.tensor([0]), num_classes=3)
+
+
+def test_per_class_accuracy_is_recall_and_nan_for_empty_class():
+    matrix = confusion_matrix(PREDS, LABELS, num_classes=4)
+    recall = per_class_accuracy(matrix)
+    assert recall[:3].tolist() == pytest.approx([2 / 3, 1 / 2, 2 / 4])
+    assert torch.isnan(recall[3])
+
+
+def test_most_confused_pairs_order_and_shares():
+    pairs = most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=2)
+    assert [(p.true, p.predicted, p.count) for p in pairs] == [(2, 1, 2), (0, 1, 1)]
+    assert pairs[0].share_of_true == pytest.approx(0.5)
+    # Only three off-diagonal cells are non-zero, so asking for more gives three.
+    assert len(most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=10)) == 3
+
+
+def test_misclassified_indices_all_and_filtered():
+    assert misclassified_indices(PREDS, LABELS).tolist() == [1, 4, 6, 7]
+    assert misclassified_indices(PREDS, LABELS, limit=2).tolist() == [1, 4]
+    top = most_confused_pairs(confusion_matrix(PREDS, LABELS, num_classes=3), k=1)
+    assert misclassified_indices(PREDS, LABELS, pairs=top).tolist() == [6, 7]
+
+
+def test_examples_per_class_takes_first_of_each():
+    assert examples_per_class(LABELS, per_class=2, num_classes=3).tolist() == [0, 1, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="class 1 has only 2"):
+        examples_per_class(LABELS, per_class=3, num_classes=3)
+
+
+def metrics(preset="seed224", accuracies=(0.8, 0.9)):
+    # The shape of what the training engine writes (TrainResult.to_dict() / the CLI's JSON).
+    return {
+        "config": {"preset": preset, "epochs": len(accuracies)},
+        "device_name": "NVIDIA H100 80GB HBM3",
+        "torch_version": "2.14.1",
+        "images_per_second": 40000.0,
+        "wall_seconds": 55.0,
+        "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
+    }
+
+
+def test_run_summary_from_metrics():
+    run = RunSummary.from_metrics(metrics(), label="gpu", source="results/seed224.json")
+    assert run.test_accuracy == (0.8, 0.9)
+    assert run.final_test_accuracy == 0.9
+    assert run.preset == "seed224" and run.device_name.startswith("NVIDIA")
+    with pytest.raises(ValueError, match="not a training-metrics file"):
+        RunSummary.from_metrics({"history": []}, label="x", source="bad.json")
+
+
+def test_find_committed_runs_reads_results_folder(tmp_path):
+    assert find_committed_runs(tmp_path) == []
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "seed224.json").write_text(json.dumps(metrics()))
+    (tmp_path / "results" / "cpu_preset.json").write_text(json.dumps(metrics("cpu")))
+    runs = find_committed_runs(tmp_path)
+    assert [r.source for r in runs] == ["results/seed224.json"]
+
+
+def benchmark_report(classic=50.0, ours=200.0):
+    # The keys benchmarks/throughput.py --out writes.
+    return {"device": "cpu", "device_name": "Some CPU (2 logical cores)", "torch_version": "2.14.1", "resolution": 96,
+            "batch_size": 64, "classic_images_per_second": classic, "ours_images_per_second": ours,
+            "speedup": ours / classic if classic else None, "command": "python benchmarks/throughput.py",
+            "load_average_before": "7.5 7.0 6.0", "date_utc": "2026-11-28 07:40"}
+
+
+def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
+    assert find_benchmarks(tmp_path) == []
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "benchmark_cpu.json").write_text(json.dumps(benchmark_report()))
+    (found,) = find_benchmarks(tmp_path)
+    assert found.speedup == 4.0 and found.source == "results/benchmark_cpu.json" and found.resolution == 96
+    assert found.load_average == "7.5 7.0 6.0" and found.date_utc.startswith("2026")
+    with pytest.raises(ValueError, match="not a benchmark report"):
+        BenchmarkResult.from_json(benchmark_report(classic=0.0), source="bad.json")
+    with pytest.raises(ValueError, match="not a benchmark report"):
+        BenchmarkResult.from_json({"device": "cpu"}, source="bad.json")
+
+
+def test_repo_root_walks_up_from_chapters(tmp_path):
+    (tmp_path / "_toc.yml").write_text("")
+    (tmp_path / "nin_book").mkdir()
+    (tmp_path / "chapters").mkdir()
+    assert repo_root(tmp_path / "chapters") == tmp_path.resolve()
+    elsewhere = tmp_path / "chapters"
+    (tmp_path / "_toc.yml").unlink()
+    assert repo_root(elsewhere) == elsewhere.resolve()
+
+
+def test_literature_constants_are_the_published_ones():
+    assert D2L_NIN.test_accuracies == (0.790, 0.867)
+    assert "d2l.ai" in D2L_NIN.source
+
+
+def test_figures_draw():
+    images = torch.randint(0, 256, (9, 28, 28), dtype=torch.uint8)
+    figures = [
+        show_image_grid(images, LABELS, CLASS_NAMES, ncols=5),
+        show_image_grid(images, LABELS, CLASS_NAMES, predictions=PREDS),
+        plot_learning_curves([1.0, 0.5], [0.6, 0.8], [0.55, 0.75]),
+        plot_confusion_matrix(confusion_matrix(PREDS, LABELS, num_classes=10), CLASS_NAMES),
+        plot_run_comparison([RunSummary.from_metrics(metrics(), "gpu", "x.json")]),
+    ]
+    assert all(len(f.axes) >= 1 for f in figures)
+    plt.close("all")
+    with pytest.raises(ValueError, match="same lengths"):
+        plot_learning_curves([1.0], [0.5, 0.6], [0.5])
