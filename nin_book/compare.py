@@ -7,7 +7,6 @@ Explained in chapter 4, "Parameters and compute against VGG".
 
 from __future__ import annotations
 
-import html
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,9 +18,10 @@ from torch import nn
 from nin_book.counting import count_parameters
 from nin_book.models import alexnet, nin, vgg11
 from nin_book.shapes import Trace, iter_layers, trace
+from nin_book.tables import Table
 
 __all__ = [
-    "MODEL_NAMES", "INPUT_SHAPE", "BYTES_FP32", "Table", "ModelStats", "build_model", "nin_with_fc_head",
+    "MODEL_NAMES", "INPUT_SHAPE", "BYTES_FP32", "ModelStats", "build_model", "nin_with_fc_head",
     "model_stats", "compare_models", "comparison_table", "parameter_breakdown", "layer_share",
     "first_linear", "activation_elements", "format_count",
 ]
@@ -34,45 +34,6 @@ NIN_WIDTHS: tuple[int, int, int] = (96, 256, 384)
 # Layers whose output is a new tensor that training keeps for the backward pass. In-place ReLU,
 # dropout at inference and flatten (a view) allocate nothing new, so they are not counted.
 _STORING = (nn.Conv2d, nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.BatchNorm2d)
-
-
-class Table:
-    """A small table that shows as HTML in a notebook and as aligned text elsewhere.
-
-    ``numeric`` lists the columns to right-align. Explained in chapter 4.
-    """
-
-    def __init__(self, header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()):
-        self.header = list(header)
-        self.rows = [list(r) for r in rows]
-        self.numeric = set(numeric)
-        if any(len(r) != len(self.header) for r in self.rows):
-            raise ValueError(f"every row needs {len(self.header)} cells")
-
-    def column(self, name: str) -> list[str]:
-        i = self.header.index(name)
-        return [r[i] for r in self.rows]
-
-    def __str__(self) -> str:
-        widths = [max(len(r[i]) for r in [self.header, *self.rows]) for i in range(len(self.header))]
-
-        def line(cells: list[str]) -> str:
-            return "  ".join(c.rjust(w) if i in self.numeric else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-        return "\n".join([line(self.header), "  ".join("-" * w for w in widths), *(line(r) for r in self.rows)])
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f'<td style="text-align:{"right" if i in self.numeric else "left"}">{html.escape(c)}</td>'
-                             for i, c in enumerate(r)) + "</tr>"
-            for r in self.rows
-        )
-        return f'<table class="nin-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from nin_book.tables import Table
 
 __all__ = [
     "ShapeError", "conv_output_size", "probe_input", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
@@ -86,38 +87,21 @@ class Trace(Sequence[TraceRow]):
     def shapes(self) -> list[tuple[int, ...]]:
         return [r.output_shape for r in self.rows]
 
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        header = ["layer", "type", "output shape", "parameters", "FLOPs"]
+    def table(self) -> Table:
+        """The trace as a :class:`~nin_book.tables.Table`, with an input row first and a total row last."""
         body = [["input", "", "×".join(map(str, self.input_shape)), "", ""]]
         body += [[r.name, r.layer, r.shape_text, f"{r.parameters:,}", f"{r.flops:,}"] for r in self.rows]
         body.append(["total", "", "", f"{self.total_parameters:,}", f"{self.total_flops:,}"])
-        return header, body
+        return Table(["layer", "type", "output shape", "parameters", "FLOPs"], body, numeric=(3, 4))
 
     def __str__(self) -> str:
-        header, body = self._table()
-        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-        numeric = {3, 4}
-
-        def line(cells: list[str]) -> str:
-            padded = (c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-            return "  ".join(padded).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        return "\n".join([line(header), rule, *(line(r) for r in body)])
+        return str(self.table())
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        header, body = self._table()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        rows = []
-        for cells in body:
-            tds = "".join(
-                f'<td style="text-align:{"right" if i >= 3 else "left"}">{html.escape(c)}</td>' for i, c in enumerate(cells)
-            )
-            rows.append(f"<tr>{tds}</tr>")
-        return f'<table class="nin-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        return self.table()._repr_html_()
 
 
 def probe_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:

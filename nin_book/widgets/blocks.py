@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from nin_book.blocks import BlockSummary, OneByOneSummary, nin_block_summary, one_by_one_summary
 from nin_book.figures_conv import nin_block_figure, one_by_one_figure
+from nin_book.tables import Table
 
 __all__ = [
     "Explorer",
@@ -51,13 +52,7 @@ def nin_block_explorer_figure(kernel: int = 11, stride: int = 4, padding: int = 
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td style="text-align:{"right" if i >= numeric_from else "left"};padding:0 8px">'
-                         f"{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return Table(header, rows, numeric=range(numeric_from, len(header)))._repr_html_()
 
 
 def _png(fig: Figure) -> bytes:
