@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from nin_book.checkpoint import atomic_write_bytes
 from nin_book.data import load_fashion_mnist
 from nin_book.models import nin
 from nin_book.presets import TrainConfig
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speed-up: {ours / classic:.2f}x   (load average before {load_before}, after {load_after})")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_bytes(args.out, (json.dumps(report, indent=2) + "\n").encode())  # a result is never half-written
     return 0
 
 

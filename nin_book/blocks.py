@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from nin_book.models import nin_block
-from nin_book.shapes import conv_output_size, describe_layer, iter_layers, trace
+from nin_book.shapes import Trace, TraceRow, conv_output_size, describe_layer, iter_layers, trace
+from nin_book.tables import Table
 
 __all__ = [
     "OneByOneSummary",
@@ -110,13 +111,14 @@ class BlockSummary:
         """Side of the input window one output pixel of the block sees (the k×k of its first conv)."""
         return self.layers[-1].receptive_field
 
-    def rows(self) -> list[tuple[str, str, str, str, str]]:
+    def table(self) -> Table:
+        """The block's layers as a trace table (input row, one row per layer, total row)."""
+        rows = [TraceRow(r.name, r.layer, r.output_shape, r.parameters, r.flops) for r in self.layers]
+        return Trace(self.input_shape, rows).table()
+
+    def rows(self) -> list[tuple[str, ...]]:
         """(layer, type, output shape, parameters, FLOPs) rows with a total, for a table."""
-        shape = lambda s: "×".join(map(str, s))
-        body = [("input", "", shape(self.input_shape), "", "")]
-        body += [(r.name, r.layer, shape(r.output_shape), f"{r.parameters:,}", f"{r.flops:,}") for r in self.layers]
-        body.append(("total", "", "", f"{self.parameters:,}", f"{self.flops:,}"))
-        return body
+        return [tuple(row) for row in self.table().rows]
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ def _describe_one_by_one(summary: OneByOneSummary) -> tuple[str, str]:
 
 
 def _describe_block(summary: BlockSummary) -> tuple[str, str]:
-    table = _table(["layer", "type", "output shape", "parameters", "FLOPs"], summary.rows(), numeric_from=3)
+    table = summary.table()._repr_html_()
     footer = f"<p>Receptive field of one output pixel: {summary.receptive_field}×{summary.receptive_field} input pixels.</p>"
     notes = "".join(f'<div style="{NOTE_STYLE}">{html.escape(note)}</div>' for note in summary.notes)
     return table + footer, notes
