@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-__all__ = ["nin_block", "nin", "vgg_block", "vgg11", "alexnet", "init_weights"]
+__all__ = ["CLASSIC_KERNELS", "CLASSIC_POOLS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet", "init_weights"]
 
 
 def nin_block(
@@ -44,6 +44,11 @@ def nin_block(
     return nn.Sequential(OrderedDict(layers))
 
 
+# The classic pooling after blocks 1-3: 3×3 windows, stride 2 (overlapping, as in AlexNet and the paper).
+CLASSIC_POOLS: tuple[tuple[int, int, int] | None, ...] = ((3, 2, 0), (3, 2, 0), (3, 2, 0))
+CLASSIC_KERNELS: tuple[int, int, int] = (5, 3, 3)
+
+
 def nin(
     in_channels: int = 1,
     num_classes: int = 10,
@@ -52,6 +57,8 @@ def nin(
     dropout: float = 0.5,
     batch_norm: bool = False,
     init: bool = True,
+    kernels: Sequence[int] = CLASSIC_KERNELS,
+    pools: Sequence[tuple[int, int, int] | None] = CLASSIC_POOLS,
 ) -> nn.Sequential:
     """Network in Network for 224×224 Fashion-MNIST (the defaults are exactly the classic network).
 
@@ -60,30 +67,41 @@ def nin(
     dropout; 3×3 pad 1 → ``num_classes``; global average pooling; flatten. There is no fully
     connected layer: each of the last block's maps is one class's confidence map.
 
+    ``kernels`` are the kernel sizes of blocks 2–4 (padded to keep the size: k // 2), and ``pools`` the
+    (kernel, stride, padding) of the max-pooling after blocks 1–3, ``None`` for none. The ``cpu`` preset
+    uses 3×3 kernels and 2×2 pools without the third, so that 28×28 images keep 7×7 class maps.
+
     Explained in chapter 2 (blocks), chapter 3 (shapes) and chapter 6 (confidence maps).
     """
     if len(widths) != 3:
         raise ValueError(f"widths needs three channel counts (one per hidden block), got {tuple(widths)}")
+    if len(kernels) != 3 or any(k < 1 or k % 2 == 0 for k in kernels):
+        raise ValueError(f"kernels needs three odd kernel sizes (blocks 2-4), got {tuple(kernels)}")
+    if len(pools) != 3:
+        raise ValueError(f"pools needs three entries (after blocks 1-3), each (kernel, stride, padding) or None, got {pools}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     w1, w2, w3 = widths
     k, s, p = first_block
-    net = nn.Sequential(
-        OrderedDict(
-            [
-                ("block1", nin_block(in_channels, w1, k, s, p, batch_norm)),
-                ("pool1", nn.MaxPool2d(3, stride=2)),
-                ("block2", nin_block(w1, w2, 5, 1, 2, batch_norm)),
-                ("pool2", nn.MaxPool2d(3, stride=2)),
-                ("block3", nin_block(w2, w3, 3, 1, 1, batch_norm)),
-                ("pool3", nn.MaxPool2d(3, stride=2)),
-                ("dropout", nn.Dropout(dropout)),
-                ("block4", nin_block(w3, num_classes, 3, 1, 1, batch_norm)),
-                ("gap", nn.AdaptiveAvgPool2d((1, 1))),
-                ("flatten", nn.Flatten()),
-            ]
-        )
-    )
+    k2, k3, k4 = kernels
+    blocks = [
+        ("block1", nin_block(in_channels, w1, k, s, p, batch_norm)),
+        ("block2", nin_block(w1, w2, k2, 1, k2 // 2, batch_norm)),
+        ("block3", nin_block(w2, w3, k3, 1, k3 // 2, batch_norm)),
+    ]
+    layers: list[tuple[str, nn.Module]] = []
+    for i, (block, pool) in enumerate(zip(blocks, pools, strict=True), start=1):
+        layers.append(block)
+        if pool is not None:
+            pk, ps, pp = pool
+            layers.append((f"pool{i}", nn.MaxPool2d(pk, stride=ps, padding=pp)))
+    layers += [
+        ("dropout", nn.Dropout(dropout)),
+        ("block4", nin_block(w3, num_classes, k4, 1, k4 // 2, batch_norm)),
+        ("gap", nn.AdaptiveAvgPool2d((1, 1))),
+        ("flatten", nn.Flatten()),
+    ]
+    net = nn.Sequential(OrderedDict(layers))
     return init_weights(net) if init else net
 
 

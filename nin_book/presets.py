@@ -99,9 +99,11 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     values = {k: v for k, v in values.items() if k in known}
     model = dict(values.get("model", {}))
-    for key in ("widths", "first_block"):
+    for key in ("widths", "first_block", "kernels"):
         if key in model:
             model[key] = tuple(model[key])
+    if "pools" in model:
+        model["pools"] = tuple(None if p is None else tuple(p) for p in model["pools"])
     values["model"] = model
     return TrainConfig(**values)
 
