@@ -9,7 +9,7 @@ Ours keeps the uint8 set on the device, resizes and normalises per batch there, 
 autocast and channels-last.
 
     python benchmarks/throughput.py                      # GPU: 224x224, batch 128; CPU: 96x96, batch 64
-    python benchmarks/throughput.py --device cpu --resolution 96 --batches 8 --out results/benchmark_cpu.json
+    python benchmarks/throughput.py --device cpu --resolution 96 --batches 8 --out nin_book/results/benchmark_cpu.json
 
 Each pipeline first runs untimed warm-up batches (cuDNN autotuning, allocator, thread pools); the timed
 part of the classic pipeline includes its worker start-up, as every d2l epoch does.
@@ -19,7 +19,6 @@ Explained in chapter 5, "Training NiN on Fashion-MNIST" (why the classic loop is
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,10 +31,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from nin_book.checkpoint import atomic_write_bytes
 from nin_book.data import load_fashion_mnist
 from nin_book.models import nin
 from nin_book.presets import TrainConfig
+from nin_book.results import write_json
 from nin_book.train import device_name, fit, resolve_device
 
 
@@ -166,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'' if gpu else '            '} {ours:10.1f} images/s")
     print(f"speed-up: {ours / classic:.2f}x   (load average before {load_before}, after {load_after})")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(args.out, (json.dumps(report, indent=2) + "\n").encode())  # a result is never half-written
+        write_json(args.out, report)  # atomic: a result is never half-written
     return 0
 
 

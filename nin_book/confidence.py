@@ -10,11 +10,11 @@ Explained in chapter 6, "Reading NiN's class confidence maps".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import binomtest
 from torch import nn
 
 __all__ = [
@@ -209,19 +209,22 @@ class EvidenceSummary:
         return "shows no clear preference"
 
 
-def summarize_evidence(on_object: torch.Tensor, area: torch.Tensor, z: float = 1.96) -> EvidenceSummary:
+def summarize_evidence(on_object: torch.Tensor, area: torch.Tensor, confidence: float = 0.95) -> EvidenceSummary:
     """Summarise :func:`evidence_on_object` over images, leaving out maps with no evidence (NaN).
 
-    A point exactly on the diagonal counts as half above, half below. Explained in chapter 6.
+    A sign test: each image votes "above" (more evidence on the garment than its area) or "below"; a point
+    exactly on the diagonal casts no vote, as usual for sign tests. The interval is scipy's Wilson score
+    interval for the share of "above" votes. Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     keep = ~torch.isnan(on_object)
     n = int(keep.sum())
     if n == 0:
         raise ValueError("no map has any evidence: every true-class map is zero everywhere")
     share, covered = on_object[keep].double(), area[keep].double()
-    above = ((share > covered).double() + 0.5 * (share == covered).double()).mean().item()
-    # Wilson score interval for a proportion: sensible even near 0 or 1 and for small n.
-    centre = (above + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(above * (1 - above) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    votes = int((share != covered).sum())
+    if votes == 0:
+        raise ValueError("every map puts exactly its area's share on the garment: the sign test has no votes")
+    above = int((share > covered).sum())
+    interval = binomtest(above, votes).proportion_ci(confidence_level=confidence, method="wilson")
     return EvidenceSummary(images=n, mean_share=share.mean().item(), mean_area=covered.mean().item(),
-                           fraction_above=above, low=centre - half, high=centre + half)
+                           fraction_above=above / votes, low=float(interval.low), high=float(interval.high))

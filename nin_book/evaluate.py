@@ -6,24 +6,13 @@ Explained in chapter 5, "Training NiN on Fashion-MNIST".
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 
 __all__ = [
-    "D2L_NIN",
-    "BenchmarkResult",
     "ConfusedPair",
-    "PublishedReference",
-    "RunSummary",
-    "find_benchmarks",
-    "find_committed_runs",
-    "repo_root",
     "accuracy",
     "confusion_matrix",
     "examples_per_class",
@@ -31,44 +20,6 @@ __all__ = [
     "most_confused_pairs",
     "per_class_accuracy",
 ]
-
-
-@dataclass(frozen=True)
-class PublishedReference:
-    """Training results reported in the literature (numbers as printed there, never measured here).
-
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-
-    label: str
-    test_accuracies: tuple[float, ...]
-    images_per_second: float
-    seconds_for_10_epochs: float
-    device: str
-    source: str
-    epochs: int = 10
-    learning_rate: float = 0.1
-    batch_size: int = 128
-    resolution: int = 224
-
-
-# Literature constants, defined once. Dive into Deep Learning trains the classic NiN at 224×224 on
-# Fashion-MNIST for 10 epochs (lr 0.1, batch 128) and prints its final test accuracy and throughput;
-# its published runs reach 0.790 and 0.867 test accuracy at about 3,100 images/s, about 260 s for the
-# 10 epochs, on one Tesla V100.
-D2L_NIN = PublishedReference(
-    label="Dive into Deep Learning",
-    test_accuracies=(0.790, 0.867),
-    images_per_second=3100.0,
-    seconds_for_10_epochs=260.0,
-    device="Tesla V100",
-    epochs=10,
-    learning_rate=0.1,
-    batch_size=128,
-    resolution=224,
-    source="Zhang, Lipton, Li & Smola, Dive into Deep Learning, section 8.3 'Network in Network (NiN)', "
-           "https://d2l.ai/chapter_convolutional-modern/nin.html",
-)
 
 
 @dataclass(frozen=True)
@@ -184,136 +135,3 @@ def examples_per_class(labels: torch.Tensor, per_class: int = 1, num_classes: in
             raise ValueError(f"class {c} has only {len(found)} images, fewer than per_class={per_class}")
         chosen.append(found)
     return torch.cat(chosen)
-
-
-# --- Runs: the live one on the page, and committed ones read from results/ ---------------------------
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """The headline of one training run: test accuracy per epoch, speed, and where it ran.
-
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-
-    label: str
-    preset: str
-    device_name: str
-    torch_version: str
-    test_accuracy: tuple[float, ...]
-    images_per_second: float
-    wall_seconds: float
-    source: str
-
-    @property
-    def final_test_accuracy(self) -> float:
-        return self.test_accuracy[-1]
-
-    @classmethod
-    def from_metrics(cls, metrics: Mapping[str, Any], label: str, source: str) -> RunSummary:
-        """Read the metrics the training engine writes (``TrainResult.to_dict()``, the CLI's JSON).
-
-        Explained in chapter 5, "Training NiN on Fashion-MNIST".
-        """
-        try:
-            history = metrics["history"]
-            accuracies = tuple(float(r["test_accuracy"]) for r in history)
-            if not accuracies:
-                raise ValueError("its history is empty")
-            return cls(
-                label=label,
-                preset=str(metrics["config"].get("preset", "custom")),
-                device_name=str(metrics["device_name"]),
-                torch_version=str(metrics["torch_version"]),
-                test_accuracy=accuracies,
-                images_per_second=float(metrics["images_per_second"]),
-                wall_seconds=float(metrics["wall_seconds"]),
-                source=source,
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{source} is not a training-metrics file written by python -m nin_book.train "
-                             f"({type(err).__name__}: {err})") from None
-
-
-def repo_root(start: str | os.PathLike | None = None) -> Path:
-    """The book's repository folder: the first of ``start`` (default: the working directory) and its
-    parents that holds ``_toc.yml`` and ``nin_book/``; ``start`` itself if none does (e.g. in Colab).
-
-    Chapters run from ``chapters/``, so results and checkpoints are found from here, not from ``.``.
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "nin_book").is_dir():
-            return folder
-    return here
-
-
-def find_committed_runs(root: str | os.PathLike, pattern: str = "seed224*.json") -> list[RunSummary]:
-    """Every training-metrics JSON under ``root/results`` matching ``pattern`` (sorted by file name).
-
-    These are runs committed to the repository with their provenance (device name, torch version),
-    e.g. the ``seed224`` preset on a GPU. An empty list means none has been committed.
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-    runs = []
-    for path in sorted((Path(root) / "results").glob(pattern)):
-        metrics = json.loads(path.read_text())
-        preset = metrics.get("config", {}).get("preset", "custom")
-        runs.append(RunSummary.from_metrics(metrics, label=f"committed {preset} run", source=f"results/{path.name}"))
-    return runs
-
-
-@dataclass(frozen=True)
-class BenchmarkResult:
-    """One committed run of ``benchmarks/throughput.py``: our trainer against the classic pipeline.
-
-    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
-    """
-
-    device: str  # "cpu" or "cuda"
-    device_name: str
-    torch_version: str
-    resolution: int
-    batch_size: int
-    classic_images_per_second: float
-    ours_images_per_second: float
-    speedup: float
-    command: str
-    source: str
-    date_utc: str = ""  # when it ran, if recorded
-    load_average: str = ""  # the machine's load average before the run (1, 5, 15 min), if recorded
-
-    @classmethod
-    def from_json(cls, report: Mapping[str, Any], source: str) -> BenchmarkResult:
-        """Read the JSON that ``benchmarks/throughput.py --out`` writes. Explained in chapter 5."""
-        try:
-            classic, ours = float(report["classic_images_per_second"]), float(report["ours_images_per_second"])
-            if classic <= 0 or ours <= 0:
-                raise ValueError("images per second must be positive")
-            return cls(
-                device=str(report["device"]),
-                device_name=str(report["device_name"]),
-                torch_version=str(report["torch_version"]),
-                resolution=int(report["resolution"]),
-                batch_size=int(report["batch_size"]),
-                classic_images_per_second=classic,
-                ours_images_per_second=ours,
-                speedup=ours / classic,
-                command=str(report.get("command", "")),
-                source=source,
-                date_utc=str(report.get("date_utc", "")),
-                load_average=str(report.get("load_average_before", "")),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{source} is not a benchmark report written by benchmarks/throughput.py "
-                             f"({type(err).__name__}: {err})") from None
-
-
-def find_benchmarks(root: str | os.PathLike, pattern: str = "benchmark*.json") -> list[BenchmarkResult]:
-    """Every committed throughput benchmark under ``root/results`` matching ``pattern`` (sorted by name).
-
-    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
-    """
-    return [BenchmarkResult.from_json(json.loads(path.read_text()), source=f"results/{path.name}")
-            for path in sorted((Path(root) / "results").glob(pattern))]

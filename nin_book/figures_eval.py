@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from nin_book.evaluate import D2L_NIN, PublishedReference, RunSummary
+from nin_book.literature import D2L_NIN, PublishedReference
 from nin_book.plots import CLASS_COLORS
+from nin_book.results import RunSummary
 
 __all__ = [
     "plot_confusion_matrix",

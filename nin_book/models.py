@@ -56,7 +56,7 @@ def nin(
     first_block: tuple[int, int, int] = (11, 4, 0),
     dropout: float = 0.5,
     batch_norm: bool = False,
-    init: bool = True,
+    init: bool | str = True,
     kernels: Sequence[int] = CLASSIC_KERNELS,
     pools: Sequence[tuple[int, int, int] | None] = CLASSIC_POOLS,
 ) -> nn.Sequential:
@@ -70,6 +70,8 @@ def nin(
     ``kernels`` are the kernel sizes of blocks 2–4 (padded to keep the size: k // 2), and ``pools`` the
     (kernel, stride, padding) of the max-pooling after blocks 1–3, ``None`` for none. The ``cpu`` preset
     uses 3×3 kernels and 2×2 pools without the third, so that 28×28 images keep 7×7 class maps.
+    ``init``: ``True`` or ``"kaiming"`` (He initialisation, the book's default), ``"xavier"`` (Dive into
+    Deep Learning's, for the ``classic`` preset) or ``False`` (PyTorch's own).
 
     Explained in chapter 2 (blocks), chapter 3 (shapes) and chapter 6 (confidence maps).
     """
@@ -102,7 +104,9 @@ def nin(
         ("flatten", nn.Flatten()),
     ]
     net = nn.Sequential(OrderedDict(layers))
-    return init_weights(net) if init else net
+    if init is False:
+        return net
+    return init_weights(net, scheme="kaiming" if init is True else init)
 
 
 def vgg_block(in_channels: int, out_channels: int, num_convs: int) -> nn.Sequential:
@@ -185,16 +189,25 @@ def alexnet(in_channels: int = 1, num_classes: int = 10, width_multiplier: float
     return init_weights(net) if init else net
 
 
-def init_weights(model: nn.Module) -> nn.Module:
-    """He (Kaiming) normal initialisation for every convolution and linear layer, zero biases.
+INIT_SCHEMES = ("kaiming", "xavier")
+
+
+def init_weights(model: nn.Module, scheme: str = "kaiming") -> nn.Module:
+    """Initialise every convolution and linear layer (zero biases): He (Kaiming) normal by default, or
+    Xavier uniform (``scheme="xavier"``, what Dive into Deep Learning uses).
 
     He initialisation keeps activation variance steady through ReLU layers, which a 12-layer
     network without batch normalisation needs to start learning. Returns ``model`` for chaining.
     Explained in chapter 5, "Training NiN".
     """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, True or False, got {scheme!r}")
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(module.weight)
+            else:
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):

@@ -1,9 +1,10 @@
 """The trainer: SGD with Nesterov momentum and a one-cycle schedule, batches from device memory,
-bf16 autocast and channels-last on CUDA (fp32 on CPU), a NaN guard, atomic checkpoints and resume.
+mixed precision by the GPU's capability (bf16, or fp16 with loss scaling; fp32 on the CPU), channels-last,
+a NaN guard, atomic checkpoints and resume.
 
 Use it from Python (``train_preset``, ``fit``, ``evaluate``, ``predict``) or from the shell::
 
-    python -m nin_book.train --preset cpu --metrics-out results/cpu_preset.json
+    python -m nin_book.train --preset cpu --checkpoint /tmp/cpu.pt --metrics-out /tmp/cpu.json
 
 Explained in chapter 5, "Training NiN on Fashion-MNIST".
 """
@@ -44,6 +45,7 @@ __all__ = [
     "main",
     "predict",
     "resolve_device",
+    "select_precision",
     "train_preset",
 ]
 
@@ -95,6 +97,7 @@ class TrainResult:
     resumed_from_epoch: int = 0
     wall_seconds: float = 0.0
     checkpoint: str | None = None
+    precision: str = "fp32"
 
     @property
     def final_test_accuracy(self) -> float | None:
@@ -116,6 +119,7 @@ class TrainResult:
             "device": self.device,
             "device_name": self.device_name,
             "torch_version": self.torch_version,
+            "precision": self.precision,
             "final_test_accuracy": self.final_test_accuracy,
             "images_per_second": self.images_per_second,
             "wall_seconds": self.wall_seconds,
@@ -155,11 +159,37 @@ def device_name(device: torch.device) -> str:
     return f"{model} ({os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads)"
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # bf16 needs no loss scaling (same exponent range as fp32); CPU stays in fp32 for exact, portable results.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def select_precision(requested: str, device_type: str, bf16_supported: bool) -> str:
+    """The arithmetic a run uses: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+
+    ``"auto"`` picks bf16 autocast on a GPU that supports it (same exponent range as fp32: no loss
+    scaling needed), fp16 autocast with a gradient scaler on one that does not (Colab's free T4), and fp32
+    on the CPU (exact, portable results). Asking for bf16 or fp16 on the CPU, or bf16 on a GPU without it,
+    raises ``ValueError`` naming the fix. Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    if requested == "auto":
+        if device_type != "cuda":
+            return "fp32"
+        return "bf16" if bf16_supported else "fp16"
+    if requested in ("bf16", "fp16") and device_type != "cuda":
+        raise ValueError(f"precision {requested} needs a CUDA GPU; on the {device_type} use precision auto or fp32")
+    if requested == "bf16" and not bf16_supported:
+        raise ValueError("this GPU does not support bfloat16; use precision auto (fp16 with loss scaling) or fp32")
+    if requested not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {requested!r}")
+    return requested
+
+
+def _precision(config_precision: str, device: torch.device) -> str:
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return select_precision(config_precision, device.type, bf16)
+
+
+def _autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    chosen = _precision(precision, device)
+    if chosen == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if chosen == "bf16" else torch.float16)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
@@ -187,14 +217,14 @@ def _sync(device: torch.device) -> None:
 
 
 def _logits(model: nn.Module, images: torch.Tensor, config_resolution: int, device: torch.device,
-            batch_size: int) -> torch.Tensor:
+            batch_size: int, precision: str = "auto") -> torch.Tensor:
     batches = DeviceBatches(images, torch.zeros(len(images), dtype=torch.int64), batch_size=batch_size,
                             resolution=config_resolution, device=device, channels_last=True)
     was_training = model.training
     model.eval()
     out = []
     try:
-        with torch.inference_mode(), _autocast(device):
+        with torch.inference_mode(), _autocast(device, precision):
             for x, _ in batches:
                 out.append(model(x).float())
     finally:
@@ -203,25 +233,25 @@ def _logits(model: nn.Module, images: torch.Tensor, config_resolution: int, devi
 
 
 def predict(model: nn.Module, images: torch.Tensor, *, resolution: int = 28, batch_size: int = 1024,
-            device: str | torch.device | None = None, logits: bool = False) -> torch.Tensor:
+            device: str | torch.device | None = None, logits: bool = False, precision: str = "auto") -> torch.Tensor:
     """Predicted labels (int64) — or, with ``logits=True``, the raw scores (N, classes) — for uint8 images
     (N, 28, 28), prepared exactly as in training. Results are returned on the CPU.
 
     ``device=None`` uses the device the model's parameters are on. Explained in chapter 6, "Confidence maps".
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
-    scores = _logits(model, images, resolution, dev, batch_size)
+    scores = _logits(model, images, resolution, dev, batch_size, precision)
     return (scores if logits else scores.argmax(1)).cpu()
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, resolution: int = 28,
-             batch_size: int = 1024, device: str | torch.device | None = None) -> float:
+             batch_size: int = 1024, device: str | torch.device | None = None, precision: str = "auto") -> float:
     """Accuracy of ``model`` on uint8 ``images`` with int64 ``labels`` (a float in [0, 1]).
 
     Explained in chapter 5, "Training NiN".
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
-    scores = _logits(model, images, resolution, dev, batch_size)
+    scores = _logits(model, images, resolution, dev, batch_size, precision)
     return (scores.argmax(1) == labels.to(dev)).float().mean().item()
 
 
@@ -239,7 +269,8 @@ def fit(
 
     - SGD with Nesterov momentum, weight decay and the ``config.schedule`` learning-rate schedule;
       cross-entropy with optional label smoothing; seeded from ``config.seed``.
-    - On CUDA: bf16 autocast and channels-last memory; on CPU: plain fp32. ``config.compile`` wraps the
+    - On CUDA: bf16 autocast where the GPU supports it, else fp16 with a gradient scaler (``config.precision``
+      can force fp32), and channels-last memory; on CPU: plain fp32. ``config.compile`` wraps the
       model in ``torch.compile``.
     - ``checkpoint``: after every epoch the state is saved there atomically; with ``resume=True`` an
       existing checkpoint of the same config is loaded and training continues from its epoch.
@@ -274,6 +305,9 @@ def fit(
                                 nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    result.precision = _precision(config.precision, device)
+    # fp16 has a narrow exponent range: scale the loss so small gradients do not flush to zero.
+    scaler = torch.amp.GradScaler(device.type, enabled=result.precision == "fp16")
 
     torch.manual_seed(config.seed)  # dropout masks; restored from the checkpoint when resuming
     first_epoch = 0
@@ -296,10 +330,11 @@ def fit(
                   disable=not progress, unit="epoch")
     try:
         for epoch in epochs:
-            record = _train_epoch(step_model, model, train_batches, optimizer, scheduler, loss_fn, epoch, config,
-                                  device, progress, result)
+            record = _train_epoch(step_model, model, train_batches, optimizer, scheduler, scaler, loss_fn, epoch,
+                                  config, device, progress, result)
             record.test_accuracy = evaluate(step_model, test_images, test_labels, resolution=config.resolution,
-                                            batch_size=config.eval_batch_size, device=device)
+                                            batch_size=config.eval_batch_size, device=device,
+                                            precision=config.precision)
             record.wall_seconds = wall_offset + time.perf_counter() - start
             result.history.append(record)
             epochs.set_postfix(loss=f"{record.train_loss:.3f}", test_acc=f"{record.test_accuracy:.4f}")
@@ -323,8 +358,9 @@ def fit(
 
 
 def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: nn.Module, epoch: int, config: TrainConfig,
-                 device: torch.device, progress: bool, result: TrainResult) -> EpochRecord:
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
+                 epoch: int, config: TrainConfig, device: torch.device, progress: bool,
+                 result: TrainResult) -> EpochRecord:
     check_every = _nan_check_interval(device)
     steps = len(batches)
     batches.set_epoch(epoch)
@@ -339,15 +375,16 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
                unit="batch")
     for i, (x, y) in enumerate(bar):
         step = epoch * steps + i + 1  # 1-based global step, as a reader counts
-        with _autocast(device):
+        with _autocast(device, config.precision):
             logits = step_model(x)
         loss = loss_fn(logits.float(), y)
         first_bad.masked_fill_(~torch.isfinite(loss) & (first_bad < 0), step)  # stays on the device: no stall
         if (i + 1) % check_every == 0 or i + 1 == steps:
             _raise_if_diverged(int(first_bad), loss, config, result)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()  # without fp16 the scaler is disabled and this is loss.backward()
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()

@@ -152,3 +152,22 @@ def test_summarize_evidence_verdicts():
     assert summarize_evidence(with_nan, torch.full((15,), 0.5)).images == 10
     with pytest.raises(ValueError, match="no map has any evidence"):
         summarize_evidence(torch.full((3,), float("nan")), torch.full((3,), 0.5))
+
+
+@pytest.mark.parametrize("n", [20, 100, 500])
+def test_evidence_interval_when_every_image_is_above(n):
+    # Every point above the diagonal, the good outcome: the interval must contain 1 exactly (a hand-rolled
+    # Wilson formula gave 0.9999999999999999 here), and its lower end is Wilson's n / (n + z²).
+    summary = summarize_evidence(torch.full((n,), 0.9), torch.full((n,), 0.5))
+    assert summary.fraction_above == 1.0 and summary.high == 1.0
+    assert summary.low == pytest.approx(n / (n + 1.959963984540054**2))
+
+
+def test_evidence_sign_test_leaves_out_ties():
+    # 30 above, 10 below, 60 exactly on the diagonal: the sign test counts 30 of 40 votes.
+    share = torch.cat([torch.full((30,), 0.7), torch.full((10,), 0.3), torch.full((60,), 0.5)])
+    summary = summarize_evidence(share, torch.full((100,), 0.5))
+    assert summary.images == 100 and summary.fraction_above == 0.75
+    # Wilson interval for 30/40 at 95%, worked out by hand: centre (p + z²/2n)/(1 + z²/n), half-width
+    # z·sqrt(p(1-p)/n + z²/4n²)/(1 + z²/n) with p = 0.75, n = 40, z = 1.96.
+    assert (summary.low, summary.high) == (pytest.approx(0.5981, abs=1e-3), pytest.approx(0.8581, abs=1e-3))

@@ -4,26 +4,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import json  # noqa: E402
-
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from nin_book.data import CLASS_NAMES  # noqa: E402
 from nin_book.evaluate import (  # noqa: E402
-    D2L_NIN,
-    BenchmarkResult,
-    RunSummary,
     accuracy,
     confusion_matrix,
     examples_per_class,
-    find_benchmarks,
-    find_committed_runs,
     misclassified_indices,
     most_confused_pairs,
     per_class_accuracy,
-    repo_root,
 )
 from nin_book.figures_eval import (  # noqa: E402
     plot_confusion_matrix,
@@ -31,6 +23,7 @@ from nin_book.figures_eval import (  # noqa: E402
     plot_run_comparison,
     show_image_grid,
 )
+from nin_book.results import RunSummary  # noqa: E402
 
 LABELS = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
 PREDS = torch.tensor([0, 1, 0, 1, 0, 2, 1, 1, 2])
@@ -101,60 +94,6 @@ def metrics(preset="seed224", accuracies=(0.8, 0.9)):
         "wall_seconds": 55.0,
         "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
     }
-
-
-def test_run_summary_from_metrics():
-    run = RunSummary.from_metrics(metrics(), label="gpu", source="results/seed224.json")
-    assert run.test_accuracy == (0.8, 0.9)
-    assert run.final_test_accuracy == 0.9
-    assert run.preset == "seed224" and run.device_name.startswith("NVIDIA")
-    with pytest.raises(ValueError, match="not a training-metrics file"):
-        RunSummary.from_metrics({"history": []}, label="x", source="bad.json")
-
-
-def test_find_committed_runs_reads_results_folder(tmp_path):
-    assert find_committed_runs(tmp_path) == []
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "seed224.json").write_text(json.dumps(metrics()))
-    (tmp_path / "results" / "cpu_preset.json").write_text(json.dumps(metrics("cpu")))
-    runs = find_committed_runs(tmp_path)
-    assert [r.source for r in runs] == ["results/seed224.json"]
-
-
-def benchmark_report(classic=50.0, ours=200.0):
-    # The keys benchmarks/throughput.py --out writes.
-    return {"device": "cpu", "device_name": "Some CPU (2 logical cores)", "torch_version": "2.14.1", "resolution": 96,
-            "batch_size": 64, "classic_images_per_second": classic, "ours_images_per_second": ours,
-            "speedup": ours / classic if classic else None, "command": "python benchmarks/throughput.py",
-            "load_average_before": "7.5 7.0 6.0", "date_utc": "2026-11-28 07:40"}
-
-
-def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
-    assert find_benchmarks(tmp_path) == []
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "benchmark_cpu.json").write_text(json.dumps(benchmark_report()))
-    (found,) = find_benchmarks(tmp_path)
-    assert found.speedup == 4.0 and found.source == "results/benchmark_cpu.json" and found.resolution == 96
-    assert found.load_average == "7.5 7.0 6.0" and found.date_utc.startswith("2026")
-    with pytest.raises(ValueError, match="not a benchmark report"):
-        BenchmarkResult.from_json(benchmark_report(classic=0.0), source="bad.json")
-    with pytest.raises(ValueError, match="not a benchmark report"):
-        BenchmarkResult.from_json({"device": "cpu"}, source="bad.json")
-
-
-def test_repo_root_walks_up_from_chapters(tmp_path):
-    (tmp_path / "_toc.yml").write_text("")
-    (tmp_path / "nin_book").mkdir()
-    (tmp_path / "chapters").mkdir()
-    assert repo_root(tmp_path / "chapters") == tmp_path.resolve()
-    elsewhere = tmp_path / "chapters"
-    (tmp_path / "_toc.yml").unlink()
-    assert repo_root(elsewhere) == elsewhere.resolve()
-
-
-def test_literature_constants_are_the_published_ones():
-    assert D2L_NIN.test_accuracies == (0.790, 0.867)
-    assert "d2l.ai" in D2L_NIN.source
 
 
 def test_figures_draw():

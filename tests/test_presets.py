@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from nin_book.blocks import receptive_fields
 from nin_book.models import nin
 from nin_book.presets import (
     PRESET_ENV_VAR,
@@ -16,10 +17,11 @@ from nin_book.presets import (
     default_preset,
     get_preset,
 )
+from nin_book.shapes import trace
 
 
-def test_the_three_presets_exist():
-    assert PRESET_NAMES == ("seed224", "cpu", "smoke")
+def test_the_four_presets_exist():
+    assert PRESET_NAMES == ("seed224", "cpu", "classic", "smoke")
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -46,13 +48,35 @@ def test_cpu_preset_is_native_28_and_narrower():
     assert sum(p.numel() for p in build_model(config).parameters()) < sum(p.numel() for p in nin().parameters()) / 5
 
 
+def test_cpu_preset_keeps_7x7_class_maps_that_see_less_than_the_image():
+    # Chapter 6 reads the class maps before global average pooling: they must have cells to read, and each
+    # cell must see only part of the 28x28 image. Sizes and receptive field worked out by hand:
+    # 28 -(3x3/1 pad 1)-> 28 -(pool 2/2)-> 14 -(3x3 pad 1)-> 14 -(pool 2/2)-> 7 -> 7 -> 7;
+    # receptive field 3, +1 (pool, jump 1->2) = 4, +2*2 = 8, +1*2 = 10 (jump 4), +2*4 = 18, +2*4 = 26.
+    model = build_model(get_preset("cpu"))
+    block4 = next(r for r in trace(model, (1, 28, 28), depth=1) if r.name == "block4")
+    assert block4.output_shape == (10, 7, 7)
+    rf = next(r for r in receptive_fields(model) if r.name == "block4.mlp2")
+    assert (rf.receptive_field, rf.jump) == (26, 4)
+
+
+def test_classic_preset_is_d2l_recipe_on_the_2013_network():
+    config = get_preset("classic")
+    model = build_model(config)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    classic = {k: v.shape for k, v in nin().state_dict().items()}
+    assert {k: v.shape for k, v in model.state_dict().items()} == classic  # exactly the 2013 network
+    assert (config.schedule, config.momentum, config.weight_decay, config.flip, config.label_smoothing) == (
+        "constant", 0.0, 0.0, False, 0.0)
+
+
 def test_smoke_preset_is_small():
     config = get_preset("smoke")
     assert config.train_limit <= 1000 and config.test_limit <= 1000 and config.epochs <= 3
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown preset 'gpu'; valid presets: seed224, cpu, smoke"):
+    with pytest.raises(ValueError, match="unknown preset 'gpu'; valid presets: seed224, cpu, classic, smoke"):
         get_preset("gpu")
 
 

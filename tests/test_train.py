@@ -10,7 +10,7 @@ from nin_book import checkpoint as checkpoint_module
 from nin_book.checkpoint import load_checkpoint, load_model, save_checkpoint
 from nin_book.data import FashionMNIST
 from nin_book.presets import TrainConfig, build_model, get_preset
-from nin_book.train import TrainingDiverged, evaluate, fit, predict, resolve_device, train_preset
+from nin_book.train import TrainingDiverged, evaluate, fit, predict, resolve_device, select_precision, train_preset
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 needs_debian = pytest.mark.skipif(not (DEBIAN / "train-images-idx3-ubyte.gz").exists(),
@@ -222,3 +222,40 @@ def test_train_preset_smoke_learns_something():
     assert result.config == get_preset("smoke") and len(result.history) == result.config.epochs
     assert result.final_test_accuracy > 0.3  # ten classes: chance is 0.1
     assert isinstance(model, nn.Module)
+
+
+@pytest.mark.parametrize(("requested", "device", "bf16", "expected"), [
+    ("auto", "cpu", False, "fp32"),
+    ("auto", "cuda", True, "bf16"),   # A100, H100: bf16 autocast, no loss scaling
+    ("auto", "cuda", False, "fp16"),  # Colab's T4: fp16 with a gradient scaler
+    ("fp32", "cuda", True, "fp32"),   # the classic preset
+    ("fp16", "cuda", True, "fp16"),
+])
+def test_precision_follows_the_device_capability(requested, device, bf16, expected):
+    assert select_precision(requested, device, bf16) == expected
+
+
+@pytest.mark.parametrize(("requested", "device", "bf16", "message"), [
+    ("bf16", "cpu", False, "needs a CUDA GPU"),
+    ("fp16", "cpu", False, "needs a CUDA GPU"),
+    ("bf16", "cuda", False, "does not support bfloat16"),
+])
+def test_impossible_precision_is_refused(requested, device, bf16, message):
+    with pytest.raises(ValueError, match=message):
+        select_precision(requested, device, bf16)
+
+
+def test_classic_preset_trains_smoke_sized_steps_on_cpu():
+    # d2l's recipe: no batch norm, Xavier init, plain SGD at lr 0.1, constant rate, fp32. A few steps at a
+    # reduced resolution (the recipe's 224 is a GPU's job), to check the pieces fit together.
+    classic = get_preset("classic")
+    assert (classic.model["batch_norm"], classic.model["init"], classic.momentum, classic.weight_decay) == (
+        False, "xavier", 0.0, 0.0)
+    assert (classic.lr, classic.batch_size, classic.epochs, classic.resolution, classic.precision) == (
+        0.1, 128, 10, 224, "fp32")
+    cfg = classic.replace(device="cpu", resolution=67, batch_size=8, epochs=1, eval_batch_size=16)
+    model = build_model(cfg)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    result = fit(model, toy_data(n_train=16, n_test=16), cfg, progress=False)
+    assert result.status == "completed" and result.precision == "fp32"
+    assert all(torch.isfinite(p).all() for p in model.parameters())

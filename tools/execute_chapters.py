@@ -23,7 +23,7 @@ def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-                            store_widget_state=True)
+                            store_widget_state=True, record_timing=False)  # no per-cell timestamps: diffs show real changes
     client.execute()
     nbformat.write(nb, path)
     return time.perf_counter() - start

@@ -1,0 +1,290 @@
+"""The book's committed results: real training runs and benchmark reports, shipped inside the package.
+
+Everything that reads or writes these files goes through this module, so a plain ``pip install`` (Colab)
+sees the same results as the repository. A committed run ``NAME`` is two files in this folder:
+
+- ``NAME.json``: the metrics that ``python -m nin_book.train`` wrote (config, device name, torch version,
+  command, per-epoch history), plus provenance and the network's prediction for every test image;
+- ``NAME.pt``: the trained weights with their config (no optimiser state), a few hundred kB.
+
+A benchmark report is ``benchmark_*.json``, written by ``benchmarks/throughput.py``. Publish a run with
+``python -m nin_book.results publish NAME --metrics M.json --checkpoint C.pt``.
+Explained in chapter 5, "Training NiN on Fashion-MNIST", and used in chapter 6.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, load_model, save_checkpoint
+from nin_book.presets import TrainConfig, config_from_dict
+
+__all__ = [
+    "RESULTS_DIR",
+    "BenchmarkResult",
+    "CommittedRun",
+    "RunSummary",
+    "committed_runs",
+    "find_benchmarks",
+    "load_run",
+    "machine_provenance",
+    "publish_run",
+    "write_json",
+]
+
+RESULTS_DIR = Path(__file__).resolve().parent
+
+
+def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as indented JSON, atomically (a reader sees the old file or the new one).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def machine_provenance() -> dict[str, Any]:
+    """Where and when something ran: UTC date, CPU model, logical cores, load average, Python and torch.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        load = ""
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "cpu_model": cpu,
+        "logical_cores": os.cpu_count(),
+        "load_average": load,
+        "python": platform.python_version(),
+        "torch_version": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The headline of one training run: test accuracy per epoch, speed, and where it ran.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+
+    label: str
+    preset: str
+    device_name: str
+    torch_version: str
+    test_accuracy: tuple[float, ...]
+    images_per_second: float
+    wall_seconds: float
+    source: str
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.test_accuracy[-1]
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any], label: str, source: str) -> RunSummary:
+        """Read the metrics the training engine writes (``TrainResult.to_dict()``, the CLI's JSON).
+
+        Explained in chapter 5, "Training NiN on Fashion-MNIST".
+        """
+        try:
+            accuracies = tuple(float(r["test_accuracy"]) for r in metrics["history"])
+            if not accuracies:
+                raise ValueError("its history is empty")
+            return cls(
+                label=label,
+                preset=str(metrics["config"].get("preset", "custom")),
+                device_name=str(metrics["device_name"]),
+                torch_version=str(metrics["torch_version"]),
+                test_accuracy=accuracies,
+                images_per_second=float(metrics["images_per_second"]),
+                wall_seconds=float(metrics["wall_seconds"]),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{source} is not a training-metrics file written by python -m nin_book.train "
+                             f"({type(err).__name__}: {err})") from None
+
+
+@dataclass(frozen=True)
+class CommittedRun:
+    """A real training run committed with the book: its metrics, provenance, test predictions and weights.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (curves, errors) and chapter 6 (its maps).
+    """
+
+    name: str
+    metrics: dict[str, Any]
+    checkpoint_path: Path
+
+    @property
+    def config(self) -> TrainConfig:
+        return config_from_dict(self.metrics["config"])
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Per-epoch records: ``epoch``, ``train_loss``, ``train_accuracy``, ``test_accuracy``, timings."""
+        return self.metrics["history"]
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return float(self.metrics["final_test_accuracy"])
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Command, machine, torch version and date of the run (as recorded when it was published)."""
+        return {"command": self.metrics.get("command", ""), "device_name": self.metrics["device_name"],
+                "torch_version": self.metrics["torch_version"], **self.metrics.get("provenance", {})}
+
+    @cached_property
+    def predictions(self) -> torch.Tensor:
+        """The trained network's predicted class for every test image, in test-set order (int64)."""
+        return torch.tensor([int(c) for c in self.metrics["test_predictions"]], dtype=torch.int64)
+
+    def summary(self) -> RunSummary:
+        return RunSummary.from_metrics(self.metrics, label=f"committed {self.config.preset} run",
+                                       source=f"nin_book/results/{self.name}.json")
+
+    def model(self, device: str | torch.device = "cpu") -> nn.Module:
+        """The trained network, rebuilt from the committed weights, in eval mode."""
+        model, _ = load_model(self.checkpoint_path, device=device)
+        return model
+
+
+def load_run(name: str, folder: str | os.PathLike = RESULTS_DIR) -> CommittedRun:
+    """The committed run ``name`` (e.g. ``"cpu"``); a missing one raises ``FileNotFoundError`` listing
+    those that exist. Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    folder = Path(folder)
+    metrics_path, checkpoint_path = folder / f"{name}.json", folder / f"{name}.pt"
+    if not metrics_path.is_file() or not checkpoint_path.is_file():
+        known = ", ".join(committed_runs(folder)) or "none"
+        raise FileNotFoundError(f"no committed run {name!r} in {folder} (committed runs: {known}); publish one with "
+                                f"python -m nin_book.results publish {name} --metrics M.json --checkpoint C.pt")
+    metrics = json.loads(metrics_path.read_text())
+    for key in ("config", "history", "final_test_accuracy", "test_predictions", "device_name", "torch_version"):
+        if key not in metrics:
+            raise ValueError(f"{metrics_path} is not a committed run: it lacks {key!r}")
+    return CommittedRun(name=name, metrics=metrics, checkpoint_path=checkpoint_path)
+
+
+def committed_runs(folder: str | os.PathLike = RESULTS_DIR) -> list[str]:
+    """Names of the committed runs (a ``NAME.json`` with its ``NAME.pt``), sorted.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    folder = Path(folder)
+    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.pt").is_file())
+
+
+def publish_run(name: str, metrics_path: str | os.PathLike, checkpoint_path: str | os.PathLike, *,
+                folder: str | os.PathLike = RESULTS_DIR, data: Any = None, note: str = "") -> CommittedRun:
+    """Commit a finished run: its metrics (with provenance and an optional ``note``), its weights, and its
+    prediction for every test image, checked against the accuracy the run reported. ``data`` defaults to
+    the real Fashion-MNIST.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    from nin_book.data import load_fashion_mnist  # only publishing needs the data
+    from nin_book.train import predict
+
+    metrics = json.loads(Path(metrics_path).read_text())
+    config = config_from_dict(metrics["config"])
+    state = load_checkpoint(checkpoint_path)
+    if metrics.get("status") != "completed" or state.get("epoch") != config.epochs:
+        raise ValueError(f"only finished runs are published: {metrics_path} says {metrics.get('status')!r}, "
+                         f"and the checkpoint holds epoch {state.get('epoch')} of {config.epochs}")
+    if config_from_dict(state["config"]) != config:
+        raise ValueError(f"{checkpoint_path} and {metrics_path} come from different settings")
+    model, _ = load_model(checkpoint_path)
+    data = data if data is not None else load_fashion_mnist()
+    test_images = data.test_images if config.test_limit is None else data.test_images[:config.test_limit]
+    predicted = predict(model, test_images, resolution=config.resolution, batch_size=config.eval_batch_size, device="cpu")
+    accuracy = (predicted == data.test_labels[:len(test_images)]).float().mean().item()
+    if abs(accuracy - metrics["final_test_accuracy"]) > 2 / len(test_images):
+        raise ValueError(f"the checkpoint scores {accuracy:.4f} on the test set, the metrics say "
+                         f"{metrics['final_test_accuracy']:.4f}: they do not belong together")
+    folder = Path(folder)
+    save_checkpoint(folder / f"{name}.pt", {key: state[key] for key in ("config", "epoch", "model", "history")})
+    metrics["test_predictions"] = "".join(str(int(c)) for c in predicted)  # one digit per test image
+    machine = machine_provenance()
+    machine.pop("load_average")  # the load while publishing says nothing about the run; the note can
+    machine["published_utc"] = machine.pop("date_utc")
+    metrics["provenance"] = {**machine, **metrics.get("provenance", {}), **({"note": note} if note else {})}
+    metrics["checkpoint"] = f"nin_book/results/{name}.pt"
+    write_json(folder / f"{name}.json", metrics)
+    return load_run(name, folder)
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """One committed run of ``benchmarks/throughput.py``: our trainer against the classic pipeline.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
+    """
+
+    device: str  # "cpu" or "cuda"
+    device_name: str
+    torch_version: str
+    resolution: int
+    batch_size: int
+    classic_images_per_second: float
+    ours_images_per_second: float
+    speedup: float
+    command: str
+    source: str
+    date_utc: str = ""  # when it ran, if recorded
+    load_average: str = ""  # the machine's load average before the run (1, 5, 15 min), if recorded
+
+    @classmethod
+    def from_json(cls, report: Mapping[str, Any], source: str) -> BenchmarkResult:
+        """Read the JSON that ``benchmarks/throughput.py --out`` writes. Explained in chapter 5."""
+        try:
+            classic, ours = float(report["classic_images_per_second"]), float(report["ours_images_per_second"])
+            if classic <= 0 or ours <= 0:
+                raise ValueError("images per second must be positive")
+            return cls(
+                device=str(report["device"]),
+                device_name=str(report["device_name"]),
+                torch_version=str(report["torch_version"]),
+                resolution=int(report["resolution"]),
+                batch_size=int(report["batch_size"]),
+                classic_images_per_second=classic,
+                ours_images_per_second=ours,
+                speedup=ours / classic,
+                command=str(report.get("command", "")),
+                source=source,
+                date_utc=str(report.get("date_utc", "")),
+                load_average=str(report.get("load_average_before", "")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{source} is not a benchmark report written by benchmarks/throughput.py "
+                             f"({type(err).__name__}: {err})") from None
+
+
+def find_benchmarks(folder: str | os.PathLike = RESULTS_DIR, pattern: str = "benchmark*.json") -> list[BenchmarkResult]:
+    """Every committed throughput benchmark in ``folder`` matching ``pattern`` (sorted by name).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (where the speed comes from).
+    """
+    return [BenchmarkResult.from_json(json.loads(path.read_text()), source=f"nin_book/results/{path.name}")
+            for path in sorted(Path(folder).glob(pattern))]
