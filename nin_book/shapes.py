@@ -78,7 +78,8 @@ def _meta_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 def _meta_call(module: nn.Module, *args: torch.Tensor) -> torch.Tensor:
     """Run ``module`` on meta tensors (its own weights stay where they are)."""
-    return torch.func.functional_call(module, _meta_state(module), args)
+    # Every name gets its own meta tensor, tied or not: only shapes matter here.
+    return torch.func.functional_call(module, _meta_state(module), args, tie_weights=False)
 
 
 def meta_probe(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
@@ -349,7 +350,8 @@ def _trace_forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, ...],
     counter = FlopCounterMode(display=False)
 
     def before(layer: nn.Module, args: tuple) -> None:
-        name = names[id(layer)]
+        call = calls.get(id(layer), 0) + 1
+        name = names[id(layer)] if call == 1 else f"{names[id(layer)]} (call {call})"
         inp = args[0] if args and isinstance(args[0], torch.Tensor) else None
         in_text = "×".join(map(str, inp.shape[1:])) if inp is not None else "?"
         reason = _predict_failure(layer, inp) if inp is not None else None
@@ -360,9 +362,8 @@ def _trace_forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, ...],
     def after(layer: nn.Module, args: tuple, out: torch.Tensor) -> None:
         name, _, flops_before, _ = running.pop()
         calls[id(layer)] = calls.get(id(layer), 0) + 1
-        label = name if calls[id(layer)] == 1 else f"{name} (call {calls[id(layer)]})"
         description = describe_layer(layer) + ("" if calls[id(layer)] == 1 else " (shared)")
-        rows.append(TraceRow(label, description, tuple(out.shape[1:]), _new_parameters(layer, counted),
+        rows.append(TraceRow(name, description, tuple(out.shape[1:]), _new_parameters(layer, counted),
                              int(counter.get_total_flops()) - flops_before))
 
     modules = {id(layer): layer for _, layer in iter_layers(model, depth)}.values()
