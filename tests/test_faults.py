@@ -136,8 +136,8 @@ def test_nested_locks_in_one_process_are_allowed(tmp_path):
 
 
 def test_gitignore_matches_temporary_and_lock_files():
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    if shutil.which("git") is None or subprocess.run(["git", "rev-parse"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("not a git checkout (or git is not installed)")
     names = [".run.pt.k2j4x_9a.tmp", "results/.cpu_preset.json.abc_1234.tmp", ".run.pt.lock", ".run.pt.lock.pid"]
     for name in names:
         proc = subprocess.run(["git", "check-ignore", "--no-index", "-q", name], cwd=ROOT)
