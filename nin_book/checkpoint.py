@@ -2,24 +2,64 @@
 
 A checkpoint holds the weights, the optimiser and schedule state, the random-number state, the
 history so far and the :class:`~nin_book.presets.TrainConfig`, so training can resume exactly and
-chapter 6 can rebuild the network. Explained in chapter 5 (resuming) and chapter 6 (reloading).
+chapter 6 can rebuild the network. A file in use by a training run is locked (:func:`lock_output`),
+so a second run cannot overwrite it. Explained in chapter 5 (resuming) and chapter 6 (reloading).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import stat
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from torch import nn
 
 from nin_book.presets import TrainConfig, build_model, config_from_dict
 
-__all__ = ["CHECKPOINT_FORMAT", "atomic_write_bytes", "load_checkpoint", "load_model", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CorruptCheckpointError",
+    "OutputInUseError",
+    "UnfinishedCheckpointWarning",
+    "atomic_write_bytes",
+    "load_checkpoint",
+    "load_model",
+    "lock_output",
+    "remove_stale_temp_files",
+    "save_checkpoint",
+]
 
 CHECKPOINT_FORMAT = 1
+
+
+class CorruptCheckpointError(ValueError):
+    """The file is not a readable checkpoint (truncated, empty, another format, random bytes)."""
+
+
+class OutputInUseError(RuntimeError):
+    """Another running process holds the lock on this output file."""
+
+
+class UnfinishedCheckpointWarning(UserWarning):
+    """:func:`load_model` was given a checkpoint saved before the last epoch."""
+
+
+def _file_mode(path: Path) -> int:
+    # mkstemp creates 0600 files; a new file should get what open() would give it (0666 minus the umask),
+    # and a replaced file keeps its mode. os.umask can only be read by setting it, so set it straight back.
+    with contextlib.suppress(FileNotFoundError):
+        return stat.S_IMODE(path.stat().st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _atomic(path: Path, write: Any) -> None:
@@ -27,6 +67,7 @@ def _atomic(path: Path, write: Any) -> None:
     # Same directory as the target: os.replace is atomic only within one file system.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -40,9 +81,86 @@ def _atomic(path: Path, write: Any) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one.
 
-    Explained in chapter 5, "Training NiN" (checkpoints and metrics files).
+    A new file gets the permissions the umask allows, as with ``open()``. Explained in chapter 5,
+    "Training NiN" (checkpoints and metrics files).
     """
     _atomic(Path(path), lambda f: f.write(data))
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files a killed writer left beside ``path``; returns what was removed.
+
+    Call it only while holding :func:`lock_output` on ``path``, so no live writer's file is taken.
+    Explained in chapter 5, "Training NiN" (checkpoints).
+    """
+    path = Path(path)
+    # The random middle part of mkstemp's name has no dot, so "run.pt.bak"'s temporary files do not match "run.pt".
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[^.]+\.tmp")
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for candidate in path.parent.iterdir():
+            if pattern.fullmatch(candidate.name) and candidate.is_file():
+                candidate.unlink(missing_ok=True)
+                removed.append(candidate)
+    return removed
+
+
+def _lock_paths(path: Path) -> tuple[Path, Path]:
+    return path.with_name(f".{path.name}.lock"), path.with_name(f".{path.name}.lock.pid")
+
+
+# Locks this process holds, by lock-file path: nested lock_output calls (the CLI, then fit) reuse one lock,
+# since a second flock on the same file from the same process would refuse itself.
+_held: dict[str, list[Any]] = {}
+
+
+@contextlib.contextmanager
+def lock_output(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
+    """Hold an exclusive lock on the output file ``path`` (a checkpoint or metrics file) while the block runs.
+
+    The lock is a ``.<name>.lock`` file beside it (:mod:`filelock`), and the holder's process id is written
+    to ``.<name>.lock.pid``. If another process holds it, raises :class:`OutputInUseError` naming that
+    process. On first acquisition, stale temporary files of ``path`` are removed. Nested calls in one
+    process are allowed. Explained in chapter 5, "Training NiN" (checkpoints).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file, pid_file = _lock_paths(path)
+    key = str(lock_file.resolve())
+    if key in _held:
+        _held[key][1] += 1
+    else:
+        lock = FileLock(str(lock_file))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                holder = f"process {int(pid_file.read_text().split()[0])}"
+            except (OSError, ValueError, IndexError):
+                holder = "another process"
+            raise OutputInUseError(
+                f"{what} {path} is in use by {holder} (lock {lock_file}); wait for that run to finish or stop it, "
+                "or choose another path") from None
+        _held[key] = [lock, 1]
+        try:
+            pid_file.write_text(f"{os.getpid()}\n")
+            remove_stale_temp_files(path)
+        except BaseException:
+            _release(key, pid_file)
+            raise
+    try:
+        yield path
+    finally:
+        _release(key, pid_file)
+
+
+def _release(key: str, pid_file: Path) -> None:
+    entry = _held[key]
+    entry[1] -= 1
+    if entry[1] == 0:
+        del _held[key]
+        pid_file.unlink(missing_ok=True)  # before the release, so it never deletes the next holder's pid
+        entry[0].release()
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -59,25 +177,52 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`, with clear errors for a missing or
-    foreign file. Explained in chapter 5 (resuming) and chapter 6 (reloading).
+    foreign file; a truncated, empty or garbled one raises :class:`CorruptCheckpointError`.
+
+    Only tensors and plain data are unpickled (``weights_only=True``). Explained in chapter 5
+    (resuming) and chapter 6 (reloading).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {path} is a directory; give the path of a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train first, e.g. python -m nin_book.train --checkpoint {path} ...")
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as err:
+        # torch's own message suggests weights_only=False, which would run arbitrary code from the file: never show it.
+        reason = "the file is empty" if path.stat().st_size == 0 else f"torch.load failed: {type(err).__name__}"
+        raise CorruptCheckpointError(
+            f"checkpoint {path} is corrupt or not a checkpoint ({reason}); delete it, or train afresh over it "
+            "(python -m nin_book.train --fresh ...)") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "model" not in state:
         raise ValueError(f"{path} is not a nin_book checkpoint (format {CHECKPOINT_FORMAT})")
     return state
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig]:
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", *,
+               require_finished: bool = False) -> tuple[nn.Module, TrainConfig]:
     """Rebuild the trained NiN saved in a checkpoint: returns ``(model in eval mode, its config)``.
 
     Works for checkpoints of the presets and of any config whose ``model`` field describes a
-    :func:`nin_book.models.nin`. Explained in chapter 6, "Confidence maps".
+    :func:`nin_book.models.nin`. A checkpoint saved before its last epoch (an interrupted run) gives an
+    :class:`UnfinishedCheckpointWarning` naming the epoch; ``require_finished=True`` makes that a
+    ``ValueError``. Explained in chapter 6, "Confidence maps".
     """
     state = load_checkpoint(path, map_location=device)
+    if not isinstance(state.get("config"), dict):
+        raise ValueError(f"checkpoint {path} has no training config, so the network cannot be rebuilt; "
+                         "it was not written by nin_book.train: train again with python -m nin_book.train --checkpoint ...")
     config = config_from_dict(state["config"])
+    epoch = state.get("epoch", config.epochs)
+    if epoch < config.epochs:
+        message = (f"checkpoint {path} is unfinished: it holds epoch {epoch} of {config.epochs}; finish it by running "
+                   f"the same training again with --checkpoint {path} (it resumes)")
+        if require_finished:
+            raise ValueError(message)
+        warnings.warn(message, UnfinishedCheckpointWarning, stacklevel=2)
     model = build_model(config)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

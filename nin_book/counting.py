@@ -11,13 +11,13 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nin_book.shapes import probe_input
+from nin_book.shapes import _input_shape, _meta_call, meta_probe
 
 __all__ = ["count_parameters", "count_flops", "model_size_mb"]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (weights and biases) of ``model``.
+    """Number of parameters (weights and biases) of ``model``; a parameter shared by two layers counts once.
 
     Explained in chapter 4, "Parameters and compute against VGG".
     """
@@ -28,15 +28,16 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Forward FLOPs for one input of ``input_shape`` (C, H, W), counted by ``FlopCounterMode``.
 
     A multiply-add counts as 2 FLOPs; activations and pooling count 0. The model runs once in
-    eval mode on zeros and is left in the mode it was in. Explained in chapter 4.
+    eval mode on PyTorch's ``meta`` device (shapes only, so any input size costs no memory) and is
+    left in the mode it was in. Explained in chapter 4.
     """
     was_training = model.training
     model.eval()
     try:
-        x = probe_input(model, input_shape)
+        x = meta_probe(model, _input_shape(input_shape))
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
-            model(x)
+            _meta_call(model, x)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())

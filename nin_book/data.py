@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,18 +59,26 @@ class FashionMNIST:
 def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (gzip-compressed or not) into a numpy array of its stored shape.
 
+    A damaged file (a truncated or non-gzip ``.gz``, what an interrupted download leaves) raises
+    ``ValueError`` naming the file and saying to delete it and get it again.
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
+    path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        reason = "it ends early" if isinstance(err, EOFError) else f"not valid gzip data: {err}"
+        raise ValueError(f"{path} is damaged ({reason}), as an interrupted download leaves it; delete it and download "
+                         "it again (or reinstall dataset-fashion-mnist)") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated: header says {dims}, found {data.size} bytes")
+        raise ValueError(f"{path} is truncated: header says {dims}, found {data.size} bytes; delete it and download it again")
     return data.reshape(dims)
 
 
@@ -92,7 +101,9 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download_root: str
     3. ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``),
     4. torchvision's download into ``download_root`` (default ``~/.cache/nin_book``).
 
-    Folders holding torchvision's layout (``FashionMNIST/raw``) are accepted too. Raises
+    Folders holding torchvision's layout (``FashionMNIST/raw``) are accepted too. A source you set
+    (``path`` or ``NIN_BOOK_DATA``) must hold the data: if it does not, :class:`DataNotFoundError` says
+    so and names the missing files, rather than taking the data from somewhere else. Raises
     :class:`DataNotFoundError` naming every way to get the data when none works.
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
@@ -104,24 +115,31 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download_root: str
         for candidate in (folder, folder / "FashionMNIST" / "raw"):
             if _complete(candidate):
                 return candidate
+        if label != "Debian package":
+            # A setting that is wrong is a mistake to report, not to paper over with data from elsewhere.
+            setting = f"the path argument {folder}" if label == "path argument" else f"{ENV_VAR}={folder}"
+            if not folder.is_dir():
+                state = "does not exist" if not folder.exists() else "is not a folder"
+            else:
+                missing = [stem + ".gz" for stem in FILES.values() if _idx_file(folder, stem) is None]
+                state = f"lacks {', '.join(missing)}"
+            fix = "pass a folder" if label == "path argument" else f"point it at a folder (or unset {ENV_VAR})"
+            raise DataNotFoundError(f"Fashion-MNIST: {setting} {state}; {fix} holding train-images-idx3-ubyte.gz, "
+                                    "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
         tried.append(f"{label}: {folder} (no complete set of the four IDX files)")
-        if label == "path argument":
-            # An explicit path that is wrong is a mistake to report, not to paper over.
-            break
-    else:
-        if download:
-            root = Path(download_root or Path.home() / ".cache" / "nin_book").expanduser()
-            try:
-                from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+    if download:
+        root = Path(download_root or Path.home() / ".cache" / "nin_book").expanduser()
+        try:
+            from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
 
-                for train in (True, False):
-                    TorchvisionFashionMNIST(root=str(root), train=train, download=True)
-                raw = root / "FashionMNIST" / "raw"
-                if _complete(raw):
-                    return raw
-                tried.append(f"torchvision download into {root}: finished without the four files")
-            except Exception as err:  # network errors come in many types; all mean "no download"
-                tried.append(f"torchvision download into {root}: {type(err).__name__}: {err}")
+            for train in (True, False):
+                TorchvisionFashionMNIST(root=str(root), train=train, download=True)
+            raw = root / "FashionMNIST" / "raw"
+            if _complete(raw):
+                return raw
+            tried.append(f"torchvision download into {root}: finished without the four files")
+        except Exception as err:  # network errors come in many types; all mean "no download"
+            tried.append(f"torchvision download into {root}: {type(err).__name__}: {err}")
     raise DataNotFoundError(
         "Fashion-MNIST was not found. Tried:\n  - " + "\n  - ".join(tried or ["nothing"]) + "\n"
         "Get it in one of three ways:\n"

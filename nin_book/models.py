@@ -6,6 +6,7 @@ All three follow the Dive into Deep Learning configuration for one-channel 224×
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -75,16 +76,22 @@ def nin(
 
     Explained in chapter 2 (blocks), chapter 3 (shapes) and chapter 6 (confidence maps).
     """
-    if len(widths) != 3:
-        raise ValueError(f"widths needs three channel counts (one per hidden block), got {tuple(widths)}")
-    if len(kernels) != 3 or any(k < 1 or k % 2 == 0 for k in kernels):
-        raise ValueError(f"kernels needs three odd kernel sizes (blocks 2-4), got {tuple(kernels)}")
-    if len(pools) != 3:
+    # Checked here, in the caller's words: a zero width or a string builds, then fails deep inside torch.
+    for name, value in (("in_channels", in_channels), ("num_classes", num_classes)):
+        if isinstance(value, bool) or not hasattr(value, "__index__") or operator.index(value) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    in_channels, num_classes = operator.index(in_channels), operator.index(num_classes)
+    widths = _ints("widths", widths, "three channel counts (one per hidden block), each a positive integer", 1, count=3)
+    kernels = _ints("kernels", kernels, "three odd positive integers (the kernel sizes of blocks 2-4)", 1, count=3)
+    if any(k % 2 == 0 for k in kernels):
+        raise ValueError(f"kernels must be three odd positive integers (the kernel sizes of blocks 2-4), got {kernels}")
+    k, s, p = _window("first_block", first_block)
+    if isinstance(pools, (str, bytes)) or len(pools) != 3:
         raise ValueError(f"pools needs three entries (after blocks 1-3), each (kernel, stride, padding) or None, got {pools}")
+    pools = [None if pool is None else _window(f"pools[{i}]", pool) for i, pool in enumerate(pools)]
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     w1, w2, w3 = widths
-    k, s, p = first_block
     k2, k3, k4 = kernels
     blocks = [
         ("block1", nin_block(in_channels, w1, k, s, p, batch_norm)),
@@ -107,6 +114,32 @@ def nin(
     if init is False:
         return net
     return init_weights(net, scheme="kaiming" if init is True else init)
+
+
+def _ints(name: str, values: object, expected: str, lowest: int, count: int | None = None) -> tuple[int, ...]:
+    """``values`` as a tuple of ints (numpy and torch integers accepted), or a ValueError saying what was expected."""
+    problem = ValueError(f"{name} must be {expected}, got {values!r}")
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise problem
+    ints = []
+    for value in values:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            ints.append(operator.index(value))
+        except TypeError:
+            raise problem from None
+    if (count is not None and len(ints) != count) or any(v < lowest for v in ints):
+        raise problem
+    return tuple(ints)
+
+
+def _window(name: str, window: object) -> tuple[int, int, int]:
+    kernel, stride, padding = _ints(name, window, "(kernel, stride, padding): three integers, the first two positive",
+                                    0, count=3)
+    if kernel < 1 or stride < 1:
+        raise ValueError(f"{name} must be (kernel, stride, padding) with kernel and stride at least 1, got {window!r}")
+    return kernel, stride, padding
 
 
 def vgg_block(in_channels: int, out_channels: int, num_convs: int) -> nn.Sequential:

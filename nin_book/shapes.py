@@ -5,8 +5,10 @@ Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import torch
 from torch import nn
@@ -15,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from nin_book.tables import Table
 
 __all__ = [
-    "ShapeError", "conv_output_size", "probe_input", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
+    "ShapeError", "conv_output_size", "probe_input", "meta_probe", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
     "PartialTrace", "trace_until_error", "min_input_size", "accepts_input", "smallest_valid_input",
     "smallest_input_by_inversion", "trace_nin",
 ]
@@ -29,12 +31,12 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     """Output height (or width) of a convolution or pooling window: ⌊(n + 2p − k)/s⌋ + 1.
 
     Raises ``ValueError`` naming the fix when the combination is impossible: a non-positive size,
-    kernel or stride, negative padding, or a kernel larger than the padded input.
-    Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
+    kernel or stride, negative padding, or a kernel larger than the padded input. Integer-like values
+    (numpy or torch integers) are accepted; floats are not. Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
     """
+    size, kernel, stride, padding = (_integer(name, value) for name, value in
+                                     (("input size", size), ("kernel", kernel), ("stride", stride), ("padding", padding)))
     for name, value, lowest in (("input size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
         if value < lowest:
             bound = "positive" if lowest == 1 else "zero or more"
             raise ValueError(f"{name} must be {bound}, got {value}")
@@ -45,6 +47,49 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
             "use a larger input, a smaller kernel or more padding"
         )
     return (padded - kernel) // stride + 1
+
+
+def _integer(name: str, value: object) -> int:
+    """``value`` as an int if it is integer-like (has ``__index__``: int, numpy and torch integers); else ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})") from None
+
+
+def _input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    """Check that ``input_shape`` is (C, H, W) of integers: a 2-tuple would silently drop the channels."""
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) and not hasattr(input_shape, "__len__"):
+        raise ValueError(f"input_shape must be (channels, height, width), got {input_shape!r}")
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"input_shape must be (channels, height, width), three integers without the batch, got {shape}; "
+                         f"e.g. (1, {shape[-1] if shape else 224}, {shape[-1] if shape else 224}) for one grey image")
+    return tuple(_integer(f"input_shape {name}", d) for name, d in zip(("channels", "height", "width"), shape, strict=True))
+
+
+def _meta_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    # Shapes, not values: meta copies of the weights cost no memory, so any input size can be traced.
+    return {name: t.to("meta") for name, t in chain(module.named_parameters(remove_duplicate=False),
+                                                     module.named_buffers(remove_duplicate=False))}
+
+
+def _meta_call(module: nn.Module, *args: torch.Tensor) -> torch.Tensor:
+    """Run ``module`` on meta tensors (its own weights stay where they are)."""
+    # Every name gets its own meta tensor, tied or not: only shapes matter here.
+    return torch.func.functional_call(module, _meta_state(module), args, tie_weights=False)
+
+
+def meta_probe(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    """Like :func:`probe_input`, but on PyTorch's ``meta`` device: it has a shape and no memory.
+
+    Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
+    """
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.float32
+    return torch.zeros((1, *input_shape), dtype=dtype, device="meta")
 
 
 @dataclass(frozen=True)
@@ -116,9 +161,12 @@ def iter_layers(model: nn.Module, depth: int | None = None, prefix: str = "") ->
     """Yield ``(name, module)`` in execution order, expanding nested ``nn.Sequential`` up to ``depth``.
 
     ``depth=None`` expands every Sequential down to its leaves; ``depth=1`` gives the top-level
-    children only (blocks and pools). Explained in chapter 3.
+    children only (blocks and pools). A module placed twice is yielded twice (``named_children`` would
+    skip the second use). Explained in chapter 3.
     """
-    for name, child in model.named_children():
+    for name, child in model._modules.items():
+        if child is None:
+            continue
         full = f"{prefix}{name}"
         if isinstance(child, nn.Sequential) and (depth is None or depth > 1):
             yield from iter_layers(child, None if depth is None else depth - 1, f"{full}.")
@@ -151,7 +199,12 @@ def trace(model: nn.Module, input_shape: Sequence[int], depth: int | None = None
     dimension), its parameter count and its forward FLOPs, counted by PyTorch's
     ``FlopCounterMode`` (a multiply-add counts as 2 FLOPs; ReLU and pooling count 0).
     A layer that cannot take its input raises :class:`ShapeError` naming the layer and the reason.
-    The model is traced in eval mode and left in the mode it was in.
+    The model is traced in eval mode and left in the mode it was in, on PyTorch's ``meta`` device, so a
+    huge input allocates nothing. ``input_shape`` must be three integers; anything else is a ``ValueError``.
+
+    A module used twice gives a row per use, and each parameter is counted once (in the row of its
+    first use), so ``total_parameters`` equals :func:`nin_book.counting.count_parameters`. A model that
+    is not an ``nn.Sequential`` is traced through its own ``forward``, one row per call of each child.
 
     Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
     """
@@ -177,7 +230,7 @@ def _run_layer(name: str, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     counter = FlopCounterMode(display=False)
     try:
         with counter:
-            out = layer(x)
+            out = _meta_call(layer, x)
     except RuntimeError as err:
         first_line = str(err).strip().splitlines()[0]
         raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {first_line}") from None
@@ -244,7 +297,7 @@ def trace_until_error(model: nn.Module, input_shape: Sequence[int], depth: int |
     Returns the rows that did run (at the granularity ``depth`` asks for) together with the
     :class:`ShapeError` that names the failing layer. Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
     """
-    shape = tuple(int(d) for d in input_shape)
+    shape = _input_shape(input_shape)
     if any(d <= 0 for d in shape):
         err = ShapeError(f"input shape {shape} has a non-positive dimension; every size must be at least 1")
         return PartialTrace(Trace(shape, []), err)
@@ -252,20 +305,86 @@ def trace_until_error(model: nn.Module, input_shape: Sequence[int], depth: int |
     model.eval()
     rows: list[TraceRow] = []
     error: ShapeError | None = None
+    counted: set[int] = set()  # parameters already in a row: shared modules and tied weights count once
+    first_use: dict[int, str] = {}
     try:
-        x = probe_input(model, shape)
+        x = meta_probe(model, shape)
         with torch.no_grad():
+            if not isinstance(model, nn.Sequential) and next(model.children(), None) is not None:
+                return PartialTrace(*_trace_forward(model, x, shape, depth))
             for name, layer in iter_layers(model, depth):
                 try:
                     x, flops = _run_layer(name, layer, x)
                 except ShapeError as err:
                     error = err
                     break
-                rows.append(TraceRow(name, describe_layer(layer), tuple(x.shape[1:]),
-                                     sum(p.numel() for p in layer.parameters()), flops))
+                rows.append(TraceRow(name, _describe_use(layer, first_use, name), tuple(x.shape[1:]),
+                                     _new_parameters(layer, counted), flops))
     finally:
         model.train(was_training)
     return PartialTrace(Trace(shape, rows), error)
+
+
+def _new_parameters(layer: nn.Module, counted: set[int]) -> int:
+    """Parameters of ``layer`` not yet counted in an earlier row (and mark them counted)."""
+    fresh = [p for p in layer.parameters() if id(p) not in counted]
+    counted.update(id(p) for p in fresh)
+    return sum(p.numel() for p in fresh)
+
+
+def _describe_use(layer: nn.Module, first_use: dict[int, str], name: str) -> str:
+    first = first_use.setdefault(id(layer), name)
+    return describe_layer(layer) + ("" if first == name else f" (shared with '{first}')")
+
+
+def _trace_forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, ...],
+                   depth: int | None) -> tuple[Trace, ShapeError | None]:
+    """Trace a model with its own ``forward`` (not a plain chain): hooks record every call of its layers."""
+    names: dict[int, str] = {}
+    for name, layer in iter_layers(model, depth):
+        names.setdefault(id(layer), name)
+    rows: list[TraceRow] = []
+    counted: set[int] = set()
+    calls: dict[int, int] = {}
+    running: list[tuple[str, nn.Module, int, str]] = []
+    counter = FlopCounterMode(display=False)
+
+    def before(layer: nn.Module, args: tuple) -> None:
+        call = calls.get(id(layer), 0) + 1
+        name = names[id(layer)] if call == 1 else f"{names[id(layer)]} (call {call})"
+        inp = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        in_text = "×".join(map(str, inp.shape[1:])) if inp is not None else "?"
+        reason = _predict_failure(layer, inp) if inp is not None else None
+        if reason:
+            raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {reason}")
+        running.append((name, layer, int(counter.get_total_flops()), in_text))
+
+    def after(layer: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        name, _, flops_before, _ = running.pop()
+        calls[id(layer)] = calls.get(id(layer), 0) + 1
+        description = describe_layer(layer) + ("" if calls[id(layer)] == 1 else " (shared)")
+        rows.append(TraceRow(name, description, tuple(out.shape[1:]), _new_parameters(layer, counted),
+                             int(counter.get_total_flops()) - flops_before))
+
+    modules = {id(layer): layer for _, layer in iter_layers(model, depth)}.values()
+    handles = [h for m in modules for h in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
+    error: ShapeError | None = None
+    try:
+        with counter:
+            _meta_call(model, x)
+    except ShapeError as err:
+        error = err
+    except RuntimeError as err:
+        first_line = str(err).strip().splitlines()[0]
+        if running:
+            name, layer, _, in_text = running[-1]
+            error = ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {first_line}")
+        else:
+            error = ShapeError(f"the model's own forward failed between layers: {first_line}")
+    finally:
+        for h in handles:
+            h.remove()
+    return Trace(shape, rows), error
 
 
 def min_input_size(output_size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:

@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nin_book.batches import DeviceBatches
-from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from nin_book.checkpoint import OutputInUseError, atomic_write_bytes, load_checkpoint, lock_output, save_checkpoint
 from nin_book.data import FashionMNIST, load_fashion_mnist
 from nin_book.presets import PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
 from nin_book.shapes import ShapeError, trace
@@ -273,15 +274,25 @@ def fit(
       can force fp32), and channels-last memory; on CPU: plain fp32. ``config.compile`` wraps the
       model in ``torch.compile``.
     - ``checkpoint``: after every epoch the state is saved there atomically; with ``resume=True`` an
-      existing checkpoint of the same config is loaded and training continues from its epoch.
+      existing checkpoint of the same config is loaded and training continues from its epoch
+      (``resume=False`` trains afresh over it). While training, the checkpoint is locked: another
+      process training into it gets :class:`~nin_book.checkpoint.OutputInUseError` naming this one.
     - A NaN or infinite loss raises :class:`TrainingDiverged` naming the step (lower the learning rate).
     - Ctrl-C (``KeyboardInterrupt``) stops training and returns the result with ``status="interrupted"``;
-      the checkpoint keeps the last completed epoch.
+      the checkpoint keeps the last epoch whose save finished, and the message names it.
     - ``on_epoch_end`` is called with each epoch's record (after the checkpoint is written).
 
     Returns a :class:`TrainResult`; ``model`` itself is trained in place.
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
+    with contextlib.ExitStack() as stack:
+        if checkpoint is not None:
+            stack.enter_context(lock_output(checkpoint, "checkpoint"))
+        return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end)
+
+
+def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: str | os.PathLike | None, resume: bool,
+         progress: bool, on_epoch_end: Callable[[EpochRecord], None] | None) -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
     cuda = device.type == "cuda"
@@ -311,18 +322,20 @@ def fit(
 
     torch.manual_seed(config.seed)  # dropout masks; restored from the checkpoint when resuming
     first_epoch = 0
-    if checkpoint is not None and resume and Path(checkpoint).is_file():
+    saved_epoch: int | None = None  # the epoch the checkpoint file holds, for the Ctrl-C message
+    if checkpoint is not None and resume and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, map_location=device)
-        if state["config"] != config.to_dict():
-            diff = sorted(k for k, v in config.to_dict().items() if state["config"].get(k) != v)
+        diff = _settings_differ(state, config, device)
+        if diff:
             raise ValueError(f"checkpoint {checkpoint} was written with different settings ({', '.join(diff)}); "
-                             "pass the same settings, or delete the checkpoint (or use resume=False) to start afresh")
+                             "pass the same settings, or train afresh over it (--fresh on the command line, "
+                             "resume=False in Python)")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"].cpu())
         result.history = [EpochRecord(**r) for r in state["history"]]
-        first_epoch = result.resumed_from_epoch = state["epoch"]
+        first_epoch = result.resumed_from_epoch = saved_epoch = state["epoch"]
 
     step_model = torch.compile(model) if config.compile else model
     wall_offset = result.history[-1].wall_seconds if result.history else 0.0
@@ -343,18 +356,42 @@ def fit(
                     "config": config.to_dict(), "epoch": epoch + 1, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "rng": torch.get_rng_state(), "history": [vars(r) for r in result.history],
+                    "device": device.type,
                 })
+                saved_epoch = epoch + 1
             if on_epoch_end is not None:
                 on_epoch_end(record)
     except KeyboardInterrupt:
         result.status = "interrupted"
         done = len(result.history)
-        kept = f" and the checkpoint {checkpoint} (run again to resume)" if checkpoint is not None and done else ""
+        # Ctrl-C during a save leaves the previous file: name the epoch the checkpoint really holds.
+        if checkpoint is None:
+            kept = ""
+        elif saved_epoch is None:
+            kept = f"; no checkpoint was written to {checkpoint} yet"
+        else:
+            kept = f" and the checkpoint {checkpoint}, which holds epoch {saved_epoch} (run again to resume from there)"
         result.message = f"interrupted after {done} of {config.epochs} epochs; kept their history{kept}"
     finally:
         epochs.close()
         result.wall_seconds = time.perf_counter() - start
     return result
+
+
+def _settings_differ(state: dict[str, Any], config: TrainConfig, device: torch.device) -> list[str]:
+    """The config fields in which a checkpoint differs from ``config``. The device is compared as resolved
+    (``auto`` on a CPU-only machine is ``cpu``), since that, not its spelling, decides the numbers."""
+    saved, current = state["config"], config.to_dict()
+    diff = sorted(k for k in set(saved) | set(current) if k != "device" and saved.get(k) != current.get(k))
+    saved_device = state.get("device")
+    if saved_device is None:  # checkpoints from before the resolved device was stored
+        try:
+            saved_device = resolve_device(saved.get("device", "auto")).type
+        except ValueError:
+            saved_device = str(saved.get("device"))
+    if saved_device != device.type:
+        diff.append("device")
+    return diff
 
 
 def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches, optimizer: torch.optim.Optimizer,
@@ -445,7 +482,7 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive(kind: type) -> Callable[[str], Any]:
+def _positive(kind: type, at_most: float | None = None) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -453,8 +490,15 @@ def _positive(kind: type) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
         if not value > 0 or (kind is float and not math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if at_most is not None and value > at_most:
+            raise argparse.ArgumentTypeError(f"must be at most {at_most:g}, got {text}")
         return value
     return parse
+
+
+# Learning rates far above 1 only diverge, and from ~1e38 on they overflow float32 inside the optimiser
+# (a traceback, not the NaN guard's message): refuse them as arguments.
+MAX_LR = 1000.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -465,21 +509,62 @@ def build_parser() -> argparse.ArgumentParser:
                    help="settings to start from (default: $NIN_BOOK_PRESET, else seed224 on a GPU and cpu otherwise)")
     p.add_argument("--epochs", type=_positive(int))
     p.add_argument("--batch-size", type=_positive(int))
-    p.add_argument("--lr", type=_positive(float), help="peak learning rate")
+    p.add_argument("--lr", type=_positive(float, at_most=MAX_LR), help=f"peak learning rate (at most {MAX_LR:g})")
     p.add_argument("--resolution", type=_positive(int), help="image side in pixels after resizing")
     p.add_argument("--train-limit", type=_positive(int), help="train on the first N images only")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int)
     p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
-    p.add_argument("--checkpoint", help="save a checkpoint there after every epoch and resume from it if present")
+    p.add_argument("--checkpoint", help="save a checkpoint there after every epoch and resume from it if present "
+                                        "(locked while training: a second run on it is refused)")
+    p.add_argument("--fresh", action="store_true",
+                   help="do not resume: train from the start and overwrite the --checkpoint after the first epoch")
     p.add_argument("--metrics-out", required=True, help="where to write the metrics JSON")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 done, 1 diverged or data missing, 130 interrupted).
+def _output_problem(flag: str, path: Path) -> str | None:
+    """Why ``path`` cannot be written (checked before training, so that no run's results are lost), or None."""
+    if path.is_dir():
+        example = path / ("run.json" if "metrics" in flag else "run.pt")
+        return f"{flag} {path} is a directory; give a file path, e.g. {example}"
+    if path.exists() and not path.is_file():
+        return f"{flag} {path} is not a regular file; give the path of a file"
+    parent = path.parent
+    for folder in (parent, *parent.parents):
+        if folder.exists() and not folder.is_dir():
+            return f"{flag} {path}: {folder} is a file, not a folder; choose a path inside a folder"
+    try:  # the only sure test: create (and remove) a file there, as the atomic write will
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return f"{flag} {path}: cannot create files in {parent} ({err.strerror or err}); choose a writable folder"
+    return None
 
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+
+def _memory_problem(model: nn.Module, config: TrainConfig, device: torch.device) -> str | None:
+    """A one-line refusal when one training batch's activations cannot fit in the device's memory."""
+    rows = trace(model, (1, config.resolution, config.resolution))  # on the meta device: nothing is allocated
+    need = config.batch_size * (config.resolution ** 2 + sum(math.prod(r.output_shape) for r in rows)) * 4  # fp32
+    if device.type == "cuda":
+        have = torch.cuda.get_device_properties(device).total_memory
+    else:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need <= have:
+        return None
+    return (f"a batch of {config.batch_size} images at {config.resolution}×{config.resolution} needs about "
+            f"{need / 1e9:,.0f} GB for its activations, more than the {have / 1e9:,.0f} GB of {device.type} memory; "
+            "lower --resolution or --batch-size")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 done, 1 diverged, data missing or an output in use, 130 interrupted).
+
+    Every argument, output path and input size is checked before any data is loaded or training starts;
+    the checkpoint and metrics files are locked while the run lasts. Explained in chapter 5, "Training NiN on
+    Fashion-MNIST".
     """
     cli_start = time.perf_counter()
     parser = build_parser()
@@ -492,11 +577,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             train_limit=args.train_limit, seed=args.seed, compile=args.compile, device=args.device)
     except ValueError as err:
         parser.error(str(err))
+    outputs = [("--metrics-out", Path(args.metrics_out))]
+    if args.checkpoint is not None:
+        outputs.insert(0, ("--checkpoint", Path(args.checkpoint)))
+        if Path(args.checkpoint).resolve() == Path(args.metrics_out).resolve():
+            parser.error(f"--checkpoint and --metrics-out are the same file ({args.metrics_out}); "
+                         "give them different paths, or the metrics would overwrite the checkpoint")
+    for flag, path in outputs:
+        problem = _output_problem(flag, path)
+        if problem:
+            parser.error(problem)
     model = build_model(config)
-    try:  # one dry forward pass: a resolution the network cannot take is a bad argument, not a traceback
-        trace(model, (1, config.resolution, config.resolution))
+    try:  # a dry pass on the meta device: a resolution the network cannot take is a bad argument, not a traceback
+        problem = _memory_problem(model, config, device)
     except ShapeError as err:
         parser.error(f"--resolution {config.resolution} does not fit preset {name}: {err}")
+    if problem:
+        parser.error(problem)
+    with contextlib.ExitStack() as locks:
+        try:
+            for flag, path in outputs:
+                locks.enter_context(lock_output(path, flag))
+        except OutputInUseError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return _run(args, argv, name, model, config, cli_start)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model: nn.Module, config: TrainConfig,
+         cli_start: float) -> int:
     try:
         data = load_fashion_mnist()
     except (OSError, ValueError) as err:  # DataNotFoundError is an OSError; its message says how to get the data
@@ -504,11 +613,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     code = 0
     try:
-        result = fit(model, data, config, checkpoint=args.checkpoint)
+        result = fit(model, data, config, checkpoint=args.checkpoint, resume=not args.fresh)
     except TrainingDiverged as err:
         result, code = err.result, 1
         print(f"error: {err}", file=sys.stderr)
-    except ValueError as err:  # e.g. a checkpoint written with other settings
+    except (ValueError, OSError) as err:  # a checkpoint written with other settings, or corrupt
         print(f"error: {err}", file=sys.stderr)
         return 1
     if result.status == "interrupted":
@@ -518,7 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["data_source"] = data.source
     metrics["command"] = "python -m nin_book.train " + " ".join(sys.argv[1:] if argv is None else argv)
     metrics["cli_wall_seconds"] = time.perf_counter() - cli_start
-    atomic_write_bytes(args.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())
+    try:
+        atomic_write_bytes(args.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())
+    except OSError as err:  # checked before training, so only a full disk or a changed folder gets here
+        print(f"error: could not write the metrics to {args.metrics_out}: {err}", file=sys.stderr)
+        return 1
     if code == 0:
         print(f"{name}: test accuracy {result.final_test_accuracy:.4f} after {len(result.history)} epochs, "
               f"{result.images_per_second:.0f} images/s, {result.wall_seconds:.1f} s; metrics in {args.metrics_out}")
