@@ -76,10 +76,14 @@ WHEEL_ASSETS = (Asset("anywidget", "anywidget", (("nbextension/index.js", ""),),
 
 
 def locked_versions() -> dict[str, str]:
-    """The version of each vendored package: package-lock.json's pin for npm ones, the installed one for wheels."""
+    """The version package-lock.json pins for each vendored npm package."""
     lock = json.loads((ROOT / "package-lock.json").read_text())
-    versions = {a.package: lock["packages"][f"node_modules/{a.package}"]["version"] for a in ASSETS}
-    return versions | {a.package: importlib.metadata.version(a.package) for a in WHEEL_ASSETS}
+    return {a.package: lock["packages"][f"node_modules/{a.package}"]["version"] for a in ASSETS}
+
+
+def vendored_versions() -> dict[str, str]:
+    """The version each vendored file must come from: the npm pins, and the installed version of each wheel."""
+    return locked_versions() | {a.package: importlib.metadata.version(a.package) for a in WHEEL_ASSETS}
 
 
 def _wheel_dir(package: str) -> Path:
@@ -118,7 +122,7 @@ def planned_copies() -> list[tuple[Path, Path]]:
 
 
 def manifest_for(copies: list[tuple[Path, Path]]) -> dict:
-    versions = locked_versions()
+    versions = vendored_versions()
     return {
         "about": "Written by tools/vendor_assets.py from node_modules (npm ci) and installed wheels. Do not edit by hand.",
         "packages": {a.package: {"version": versions[a.package], "license": a.license, "folder": a.target}
@@ -133,7 +137,7 @@ def check_against_manifest() -> list[str]:
         return [f"{MANIFEST.relative_to(ROOT)} is missing: run tools/vendor_assets.py"]
     manifest = json.loads(MANIFEST.read_text())
     problems = []
-    versions = locked_versions()
+    versions = vendored_versions()
     for package, info in manifest["packages"].items():
         if versions.get(package) != info["version"]:
             source = "pip installed" if package in {a.package for a in WHEEL_ASSETS} else "package-lock.json pins"
