@@ -7,7 +7,8 @@ Two fixes, applied to each page's list of scripts as it is written:
   carried sphinx-thebe's `const THEBE_JS_URL = ...` twice and the browser reported a SyntaxError. Duplicates
   are dropped here.
 - On pages with saved widgets (myst-nb adds the ipywidgets embed manager there, see `nb_ipywidgets_js`):
-  RequireJS and the manager's `__jupyter_widgets_assets_path__` hook are told where the manager's files live,
+  RequireJS and the manager's `__jupyter_widgets_assets_path__` hook are told where the manager's files live
+  (and where the vendored anywidget front end is, module id `anywidget`, which the explorers need),
   because it loads its icon fonts from beside its own module path, which otherwise can resolve next to the
   page; and the MathJax 2 call that ipywidgets 8
   makes to typeset widget labels (`MathJax.Hub.Queue`) is forwarded to the MathJax 3 the book loads.
@@ -27,7 +28,10 @@ EMBED_MANAGER = "html-manager/embed-amd.js"
 WIDGET_PAGE_JS = """\
 // Each bundled @jupyter-widgets module finds its icon fonts beside the URL RequireJS gives its module id;
 // without these paths the ids resolve next to the page (404s for the fonts).
-var require = {paths: {"@jupyter-widgets": "%(manager_dir)s", "@jupyter-widgets/html-manager/dist": "%(manager_dir)s"}};
+// "anywidget" is the explorers' front end, vendored from the anywidget wheel (tools/vendor_assets.py): without
+// this path the manager would fetch it from a CDN.
+var require = {paths: {"@jupyter-widgets": "%(manager_dir)s", "@jupyter-widgets/html-manager/dist": "%(manager_dir)s",
+                       "anywidget": "%(vendor_dir)s/anywidget/index"}};
 window.__jupyter_widgets_assets_path__ = "%(manager_dir)s/";
 document.addEventListener("DOMContentLoaded", function () {
   var mj = window.MathJax;
@@ -64,7 +68,8 @@ def fix_page_scripts(app: Sphinx, pagename: str, templatename: str, context: dic
         # Relative to the page, as RequireJS resolves paths against the page's folder.
         manager_dir = context["pathto"](manager.filename, 1).rsplit("/", 1)[0]
         # Priority just below the default 500 of myst-nb's require.js, so it runs before RequireJS reads it.
-        app.builder.add_js_file(None, body=WIDGET_PAGE_JS % {"manager_dir": manager_dir}, priority=499)
+        vendor_dir = manager_dir.rsplit("/", 1)[0]
+        app.builder.add_js_file(None, body=WIDGET_PAGE_JS % {"manager_dir": manager_dir, "vendor_dir": vendor_dir}, priority=499)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -29,6 +29,9 @@ __all__ = [
     "one_by_one_summary",
     "nin_block_summary",
     "receptive_fields",
+    "check_count",
+    "MAX_CHANNELS",
+    "MAX_SIZE",
 ]
 
 
@@ -136,7 +139,11 @@ MAX_CHANNELS = 1 << 20
 MAX_SIZE = 1 << 16
 
 
-def _check_count(name: str, value: object, hint: str, largest: int = MAX_CHANNELS) -> int:
+def check_count(name: str, value: object, hint: str, largest: int = MAX_CHANNELS) -> int:
+    """``value`` if it is a whole number from 1 to ``largest``; otherwise ``ValueError`` with ``hint`` as the fix.
+
+    Explained in chapter 2, "The NiN block" (the explorers' messages for impossible settings).
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if value < 1:
@@ -167,10 +174,10 @@ def one_by_one_summary(in_channels: int, out_channels: int, height: int, width: 
 
     Explained in chapter 1, "The 1×1 convolution".
     """
-    _check_count("input channels", in_channels, "a 1×1 convolution mixes the channels of its input, so it needs one or more")
-    _check_count("output channels", out_channels, "each output channel is one weighted sum; ask for one or more")
-    _check_count("height", height, "a feature map needs at least one row", MAX_SIZE)
-    _check_count("width", width, "a feature map needs at least one column", MAX_SIZE)
+    check_count("input channels", in_channels, "a 1×1 convolution mixes the channels of its input, so it needs one or more")
+    check_count("output channels", out_channels, "each output channel is one weighted sum; ask for one or more")
+    check_count("height", height, "a feature map needs at least one row", MAX_SIZE)
+    check_count("width", width, "a feature map needs at least one column", MAX_SIZE)
     with _too_large_to_count(), torch.device("meta"):  # shapes and FLOPs only: nothing is allocated or computed
         layer = nn.Conv2d(in_channels, out_channels, kernel_size=1)
         row = trace(nn.Sequential(layer), (in_channels, height, width))[0]
@@ -200,11 +207,11 @@ def nin_block_summary(kernel: int, stride: int, padding: int, input_size: int, i
 
     Explained in chapter 2, "The NiN block".
     """
-    _check_count("input channels", in_channels, "the block's first convolution needs an input with one or more channels")
-    _check_count("output channels", out_channels, "each of the block's three convolutions makes one or more channels")
-    _check_count("kernel", kernel, "the first convolution looks at a k×k window with k of 1 or more", MAX_SIZE)
-    _check_count("stride", stride, "the window moves by 1 or more pixels", MAX_SIZE)
-    _check_count("input size", input_size, "the input needs at least one pixel", MAX_SIZE)
+    check_count("input channels", in_channels, "the block's first convolution needs an input with one or more channels")
+    check_count("output channels", out_channels, "each of the block's three convolutions makes one or more channels")
+    check_count("kernel", kernel, "the first convolution looks at a k×k window with k of 1 or more", MAX_SIZE)
+    check_count("stride", stride, "the window moves by 1 or more pixels", MAX_SIZE)
+    check_count("input size", input_size, "the input needs at least one pixel", MAX_SIZE)
     if isinstance(padding, bool) or not isinstance(padding, int):
         raise ValueError(f"padding must be a whole number, got {padding!r}")
     if padding < 0:

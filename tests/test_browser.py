@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # What the book is built from (folder, file pattern): a change to any of these makes _build/html stale.
-SOURCES = (("chapters", "*.ipynb"), ("chapters", "*.md"), ("nin_book", "*.py"), ("_ext", "*.py"), ("_extra", "*"),
+SOURCES = (("chapters", "*.ipynb"), ("chapters", "*.md"), ("nin_book", "*.py"), ("nin_book", "*.mjs"), ("_ext", "*.py"),
+           ("_extra", "*"),
            (".", "_config.yml"), (".", "_toc.yml"), (".", "references.bib"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PAGE_TIMEOUT_S = 60
@@ -344,3 +345,199 @@ def test_page_in_browser(page: str, server: _Server, driver) -> None:
             problems.append(f"no Colab launch button linking to {colab}")
 
     assert not problems, f"{page} (screenshot {shot.relative_to(ROOT)}):\n  " + "\n  ".join(problems)
+
+
+# --- The explorers: moved with the keyboard, answering with Python's numbers -----------------------------------
+
+EXPLORER_STATE_JS = """
+const roots = [...document.querySelectorAll('.nin-explorer')];
+const pick = (root) => ({
+  kind: root.dataset.explorer, renders: Number(root.dataset.renders),
+  data: Object.fromEntries([...root.attributes].filter(a => a.name.startsWith('data-')
+      && !['data-explorer', 'data-renders'].includes(a.name)).map(a => [a.name.slice(5), a.value])),
+  controls: [...root.querySelectorAll('[data-trait]')].map(c => ({trait: c.dataset.trait, type: c.type,
+      value: c.type === 'checkbox' ? c.checked : Number(c.value), min: Number(c.min), max: Number(c.max), step: Number(c.step)})),
+});
+return arguments.length ? pick(roots[arguments[0]]) : roots.map(pick);
+"""
+
+
+def _explorer_classes() -> dict[str, type]:
+    from nin_book.widgets.blocks import NinBlockExplorer, OneByOneExplorer
+    from nin_book.widgets.compare import CompareExplorer
+    from nin_book.widgets.design import DesignExplorer
+    from nin_book.widgets.tracing import TraceExplorer
+
+    return {"one-by-one": OneByOneExplorer, "nin-block": NinBlockExplorer, "trace": TraceExplorer, "compare": CompareExplorer,
+            "design": DesignExplorer}
+
+
+def _saved_explorers(source: Path) -> int:
+    """How many of the book's explorers a chapter's saved widget state holds."""
+    state = nbformat.read(source, as_version=4).metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return sum(str(m["state"].get("_anywidget_id", "")).startswith("nin_book.widgets.") for m in state.get("state", {}).values())
+
+
+def explorer_pages() -> list[str]:
+    return [page for page in book_pages() if (src := _source_of(page)) is not None and src.suffix == ".ipynb"
+            and _saved_explorers(src)]
+
+
+def _python_view(view: dict) -> dict[str, str]:
+    """What Python's functions give for the settings the view's controls now show."""
+    settings = {c["trait"]: c["value"] if c["type"] == "checkbox" else (int(c["value"]) if float(c["step"]).is_integer()
+                else float(c["value"])) for c in view["controls"]}
+    return _explorer_classes()[view["kind"]](**settings).view_data()
+
+
+def _exercise_explorers(driver, expected_count: int) -> list[str]:
+    """Move every slider of every explorer on the open page one step with the keyboard; return what went wrong."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: len([v for v in d.execute_script(EXPLORER_STATE_JS) if v["renders"] >= 1])
+                                    == expected_count)
+    problems = []
+    for i, view in enumerate(driver.execute_script(EXPLORER_STATE_JS)):
+        if view["data"] != _python_view(view):
+            problems.append(f"{view['kind']} at its opening setting shows {view['data']}, Python gives {_python_view(view)}")
+        changed = 0
+        for j, control in enumerate(view["controls"]):
+            if control["type"] != "range":
+                continue
+            before = driver.execute_script(EXPLORER_STATE_JS, i)
+            element = driver.find_elements(By.CSS_SELECTOR, ".nin-explorer")[i].find_elements(By.CSS_SELECTOR, "[data-trait]")[j]
+            element.send_keys(Keys.ARROW_LEFT if control["value"] >= control["max"] else Keys.ARROW_RIGHT)
+            WebDriverWait(driver, 10).until(
+                lambda d, i=i, n=before["renders"]: d.execute_script(EXPLORER_STATE_JS, i)["renders"] > n)
+            after = driver.execute_script(EXPLORER_STATE_JS, i)
+            moved = after["controls"][j]["value"]
+            if moved == before["controls"][j]["value"]:
+                problems.append(f"{view['kind']}: the {control['trait']} slider did not move")
+            expected = _python_view(after)
+            if after["data"] != expected:
+                problems.append(f"{view['kind']} with {control['trait']} = {moved}: view {after['data']}, Python {expected}")
+            changed += after["data"] != before["data"]
+        if not changed:
+            problems.append(f"{view['kind']}: no slider move changed the view's numbers")
+    return problems
+
+
+def _console_errors(driver) -> list[str]:
+    return [f"console error: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.mark.parametrize("page", explorer_pages())
+def test_explorers_answer_slider_moves(page: str, server: _Server, driver) -> None:
+    """Over http://: each slider moved with the keyboard, the view's numbers equal Python's, no console errors."""
+    driver.get_log("browser"), driver.get_log("performance")
+    driver.get(server.url + page)
+    problems = _exercise_explorers(driver, _saved_explorers(_source_of(page)))
+    problems += _console_errors(driver)
+    origin = server.url.rstrip("/")
+    requested, _ = _network_events(driver, origin)
+    problems += [f"request leaves localhost: {url}" for url in requested if not _stays_local(url, origin)]
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+def test_explorers_answer_over_file_url(server: _Server, driver) -> None:
+    """The same page opened as a file (no server at all): the explorers still load and answer."""
+    page = next(p for p in explorer_pages() if "04_" in p)
+    driver.get_log("browser"), driver.get_log("performance")
+    driver.get((BUILD / page).as_uri())
+    problems = _exercise_explorers(driver, _saved_explorers(_source_of(page)))
+    problems += _console_errors(driver)
+    requested, _ = _network_events(driver, "file://")
+    problems += [f"request leaves the machine: {url}" for url in requested if url.split(":", 1)[0] in ("http", "https")]
+    assert not problems, f"{page} over file://:\n  " + "\n  ".join(problems)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The notebook JupyterLab has open, once its kernel is idle (exposed by --LabApp.expose_app_in_browser).
+LAB_KERNEL_IDLE_JS = """
+const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+return !!kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected';
+"""
+
+LAB_ASK_KERNEL_JS = """
+const [code, done] = [arguments[0], arguments[arguments.length - 1]];
+const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+let out = '';
+const future = kernel.requestExecute({code});
+future.onIOPub = (msg) => { if (msg.header.msg_type === 'stream') out += msg.content.text; };
+future.done.then(() => done(out), (err) => done('error: ' + err));
+"""
+
+
+def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path: Path) -> None:
+    """README's `jupyter lab` path, live: a JupyterLab server on 127.0.0.1 with a kernel; a slider moved in the
+    browser redraws the view with Python's numbers and reaches the kernel's widget."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from nin_book.widgets.blocks import NinBlockExplorer
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    if not (jupyter.exists() or shutil.which("jupyter")) or subprocess.run(
+            [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--version"], capture_output=True).returncode:
+        pytest.skip("JupyterLab is not installed: pip install -r requirements.txt")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from nin_book.widgets.blocks import nin_block_explorer\nexplorer = nin_block_explorer()\nexplorer")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})  # no kernel dialog
+    nbformat.write(nb, tmp_path / "explore.ipynb")
+    port, token = _free_port(), "nin-book-test"
+    command = [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = (tmp_path / "lab.log").open("w")
+    lab = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        driver.get("about:blank")
+        deadline = time.monotonic() + 90
+        import urllib.request
+
+        while True:  # the server answers its status API once it is up
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or lab.poll() is not None:
+                    pytest.fail(f"JupyterLab did not start:\n{(tmp_path / 'lab.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        driver.get(f"{base}/lab/tree/explore.ipynb?token={token}")
+        wait = WebDriverWait(driver, 180)  # the kernel imports torch: slow on a busy machine
+        wait.until(lambda d: d.execute_script(LAB_KERNEL_IDLE_JS))
+        driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        wait.until(lambda d: d.execute_script("return document.querySelector('.nin-explorer[data-renders]') !== null"))
+        slider = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".nin-explorer input[data-trait=kernel]"))
+        # Moved from script (value + input event, as a drag does): in JupyterLab arrow keys on the slider do not
+        # reach it yet (see the report of issue 10); the static pages move it with the keyboard.
+        driver.execute_script("arguments[0].value = '10'; arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
+                              slider)
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(EXPLORER_STATE_JS, 0)["controls"][0]["value"] == 10)
+        view = driver.execute_script(EXPLORER_STATE_JS, 0)
+        expected = _python_view(view)
+        assert expected == NinBlockExplorer(kernel=10).view_data()
+        # Kernel 11 and 10 both give 54×54 maps: wait for the whole view, not one number.
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(EXPLORER_STATE_JS, 0)["data"] == expected)
+        # The slider's value reached the kernel's widget: the Python side now computes the same view.
+        question = f"print(explorer.kernel, explorer.view_data() == {expected!r})"
+        assert driver.execute_async_script(LAB_ASK_KERNEL_JS, question).strip() == "10 True"
+    finally:
+        lab.terminate()
+        try:
+            lab.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+        log.close()

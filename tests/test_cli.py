@@ -51,7 +51,7 @@ def test_smoke_preset_writes_valid_metrics_json(tmp_path, capsys):
     (["--preset", "smoke", "--train-limit", "0"], "argument --train-limit: must be positive"),
     (["--preset", "smoke", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["--preset", "smoke"], "the following arguments are required: --metrics-out"),
-    (["--preset", "cpu", "--resolution", "8"], "--resolution 8 does not fit preset cpu: layer"),
+    (["--preset", "cpu", "--resolution", "3"], "--resolution 3 does not fit preset cpu: layer"),
 ])
 def test_bad_arguments_fail_in_one_line(argv, message, capsys, tmp_path):
     if "--metrics-out" not in argv and "required" not in message:

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from nin_book.compare import compare_models  # noqa: E402
-from nin_book.widgets.compare import compare_explorer, plot_comparison  # noqa: E402
+from nin_book.figures.compare import plot_comparison  # noqa: E402
+from nin_book.widgets.compare import compare_explorer  # noqa: E402
 
 
 def test_plot_comparison_draws_one_log_bar_per_model_and_panel():
@@ -22,16 +23,13 @@ def test_plot_comparison_draws_one_log_bar_per_model_and_panel():
         plot_comparison([])
 
 
-def test_explorer_table_follows_the_controls():
+def test_explorer_view_data_follows_the_settings():
     explorer = compare_explorer()
-    *boxes, width = explorer.children[0].children
-    table = explorer.children[1]
-    assert "1,992,166" in table.value and "128,806,154" in table.value
-    width.value = 0.5
-    assert "×0.5" in table.value and "1,992,166" not in table.value
-    for box in boxes:
-        box.value = False
-    assert "choose at least one model" in table.value
-    boxes[0].value = True
-    assert "NiN" in table.value and "VGG-11" not in table.value
-    plt.close("all")
+    data = explorer.view_data()
+    assert data["nin-parameters"] == "1992166" and data["vgg-11-parameters"] == "128806154"
+    explorer.width_multiplier = 0.5
+    assert explorer.view_data()["nin-parameters"] != "1992166"
+    explorer.show_nin = explorer.show_vgg11 = explorer.show_alexnet = False
+    assert "choose at least one model" in explorer.view_data()["error"]
+    explorer.show_nin = True
+    assert set(explorer.view_data()) == {"nin-parameters", "nin-flops", "nin-activations"}

@@ -1,9 +1,13 @@
-"""Copy the JavaScript the built book needs from node_modules into _extra/vendor/, so the book works offline.
+"""Copy the JavaScript the built book needs from node_modules (and the anywidget wheel) into _extra/vendor/, offline.
 
 Usage:
     npm ci                                # installs the versions pinned in package-lock.json into node_modules/
     python tools/vendor_assets.py         # copies the files the book loads into _extra/vendor/ and writes MANIFEST.json
     python tools/vendor_assets.py --check # fails if _extra/vendor/ differs from node_modules/ (or from MANIFEST.json)
+
+The anywidget front end comes from the installed Python package instead (its wheel ships the same AMD bundle as
+npm's anywidget/dist/index.js), so the explorers' JavaScript and Python are always one version; --check fails when
+the installed anywidget differs from the vendored copy.
 
 The copied files are committed, so a reader needs neither npm nor a network: `jupyter-book build` copies
 _extra/ into the book's root (Sphinx's html_extra_path, so the built book has vendor/...), and _config.yml points
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import shutil
 import sys
@@ -64,10 +70,27 @@ ASSETS = (
 )
 
 
+# Python packages whose wheel carries the JavaScript the page needs: (package, folder under _extra/vendor/,
+# files inside the installed package, SPDX license). RequireJS maps the module id "anywidget" to anywidget/index.
+WHEEL_ASSETS = (Asset("anywidget", "anywidget", (("nbextension/index.js", ""),), "MIT"),)
+
+
 def locked_versions() -> dict[str, str]:
-    """The version package-lock.json pins for each vendored package."""
+    """The version package-lock.json pins for each vendored npm package."""
     lock = json.loads((ROOT / "package-lock.json").read_text())
     return {a.package: lock["packages"][f"node_modules/{a.package}"]["version"] for a in ASSETS}
+
+
+def vendored_versions() -> dict[str, str]:
+    """The version each vendored file must come from: the npm pins, and the installed version of each wheel."""
+    return locked_versions() | {a.package: importlib.metadata.version(a.package) for a in WHEEL_ASSETS}
+
+
+def _wheel_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"the Python package {package} is not installed: pip install -r requirements.txt")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def sha256(path: Path) -> str:
@@ -89,14 +112,21 @@ def planned_copies() -> list[tuple[Path, Path]]:
             if not matches:
                 sys.exit(f"{asset.package} has no file matching {pattern}")
             copies += [(src, VENDOR / asset.target / subdir / src.name) for src in matches]
+    for asset in WHEEL_ASSETS:
+        for pattern, subdir in asset.files:
+            src = _wheel_dir(asset.package) / pattern
+            if not src.is_file():
+                sys.exit(f"the installed {asset.package} has no {pattern}")
+            copies.append((src, VENDOR / asset.target / subdir / src.name))
     return copies
 
 
 def manifest_for(copies: list[tuple[Path, Path]]) -> dict:
-    versions = locked_versions()
+    versions = vendored_versions()
     return {
-        "about": "Written by tools/vendor_assets.py from node_modules (npm ci). Do not edit by hand.",
-        "packages": {a.package: {"version": versions[a.package], "license": a.license, "folder": a.target} for a in ASSETS},
+        "about": "Written by tools/vendor_assets.py from node_modules (npm ci) and installed wheels. Do not edit by hand.",
+        "packages": {a.package: {"version": versions[a.package], "license": a.license, "folder": a.target}
+                     for a in (*ASSETS, *WHEEL_ASSETS)},
         "files": {dst.relative_to(VENDOR).as_posix(): sha256(src) for src, dst in copies},
     }
 
@@ -107,10 +137,11 @@ def check_against_manifest() -> list[str]:
         return [f"{MANIFEST.relative_to(ROOT)} is missing: run tools/vendor_assets.py"]
     manifest = json.loads(MANIFEST.read_text())
     problems = []
-    versions = locked_versions()
+    versions = vendored_versions()
     for package, info in manifest["packages"].items():
         if versions.get(package) != info["version"]:
-            problems.append(f"{package}: vendored {info['version']}, package-lock.json pins {versions.get(package)}")
+            source = "pip installed" if package in {a.package for a in WHEEL_ASSETS} else "package-lock.json pins"
+            problems.append(f"{package}: vendored {info['version']}, {source} {versions.get(package)}")
     for rel, digest in manifest["files"].items():
         path = VENDOR / rel
         if not path.exists():

@@ -166,7 +166,7 @@ class CommittedRun:
 
     def model(self, device: str | torch.device = "cpu") -> nn.Module:
         """The trained network, rebuilt from the committed weights, in eval mode."""
-        model, _ = load_model(self.checkpoint_path, device=device)
+        model, _ = load_model(self.checkpoint_path, device=device, require_finished=True)
         return model
 
 

@@ -1,0 +1,112 @@
+"""How long an explorer takes from a slider move to its redrawn view, in headless Chromium (a benchmark, not a test).
+
+Usage: python benchmarks/explorer_redraw.py [--moves 200] [--out results/explorer_redraw.json]
+
+Opens the built book's chapter 4 (`jupyter-book build .` first) from file://, finds "Design your NiN" at its
+defaults, and moves one slider back and forth: each move sets the range input and dispatches its `input` event,
+then the time until the view has redrawn (its data-renders count grew, and a forced layout has run) is taken with
+performance.now() inside the page. Reports the median and the 95th percentile, with the date, the CPU model and
+the Chromium version; the JSON is written atomically. The goal is a median below 16 ms, one frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from nin_book.checkpoint import atomic_write_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "_build" / "html" / "chapters" / "04_parameters_vs_vgg.html"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+
+# One move: set the slider to the other of two values, fire its input event, force layout; milliseconds.
+MOVE_JS = """
+const [index, trait, values, moves] = arguments;
+const root = document.querySelectorAll('.nin-explorer')[index];
+const slider = root.querySelector(`input[data-trait="${trait}"]`);
+const times = [];
+for (let i = 0; i < moves; i++) {
+  const before = Number(root.dataset.renders);
+  const t0 = performance.now();
+  slider.value = String(values[i % 2]);
+  slider.dispatchEvent(new Event('input', {bubbles: true}));
+  void root.offsetHeight;  // layout of the redrawn view
+  if (Number(root.dataset.renders) !== before + 1) throw new Error('the view did not redraw');
+  times.push(performance.now() - t0);
+}
+return times;
+"""
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=200)
+    parser.add_argument("--trait", default="width3", help="the Design your NiN slider to move")
+    parser.add_argument("--out", type=Path, default=None, help="write the result JSON here (atomically)")
+    args = parser.parse_args(argv)
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        sys.exit("needs Debian's chromium and chromium-driver")
+    if not PAGE.exists():
+        sys.exit(f"{PAGE.relative_to(ROOT)} is missing: run `jupyter-book build .` first")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    try:
+        driver.get(PAGE.as_uri())
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "return [...document.querySelectorAll('.nin-explorer')].some(r => r.dataset.explorer === 'design')"))
+        index = driver.execute_script(
+            "return [...document.querySelectorAll('.nin-explorer')].findIndex(r => r.dataset.explorer === 'design')")
+        default = driver.execute_script(f"return Number(document.querySelectorAll('.nin-explorer')[{index}]"
+                                        f".querySelector('input[data-trait={args.trait}]').value)")
+        driver.execute_script(MOVE_JS, index, args.trait, [default + 8, default], 20)  # warm-up
+        times = driver.execute_script(MOVE_JS, index, args.trait, [default + 8, default], args.moves)
+        version = driver.capabilities.get("browserVersion", "")
+    finally:
+        driver.quit()
+    times.sort()
+    result = {
+        "what": f"Design your NiN at its defaults: {args.trait} slider moved {args.moves} times, set + input event + layout",
+        "median_ms": round(statistics.median(times), 3),
+        "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 3),
+        "max_ms": round(times[-1], 3),
+        "moves": len(times),
+        "goal_median_ms": 16,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": cpu_model(),
+        "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t")) - 1 if Path("/proc/cpuinfo").exists() else None,
+        "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
+        "command": "python benchmarks/explorer_redraw.py " + " ".join(argv),
+    }
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        atomic_write_bytes(args.out, (text + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

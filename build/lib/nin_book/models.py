@@ -1,0 +1,209 @@
+"""The networks of the book: NiN and, for comparison, VGG-11 and AlexNet.
+
+All three follow the Dive into Deep Learning configuration for one-channel 224×224 input
+(Fashion-MNIST resized) and ten classes. Layers are named so that traces read like the paper.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from torch import nn
+
+__all__ = ["CLASSIC_KERNELS", "CLASSIC_POOLS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet", "init_weights"]
+
+
+def nin_block(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    batch_norm: bool = False,
+) -> nn.Sequential:
+    """One NiN ("mlpconv") block: a k×k convolution, then two 1×1 convolutions, each followed by ReLU.
+
+    The two 1×1 convolutions act as a small two-layer perceptron applied at every pixel.
+    ``batch_norm=True`` inserts BatchNorm after each convolution (not in the 2013 paper; the CPU
+    training preset uses it to converge in few epochs).
+
+    Explained in chapter 2, "The NiN block".
+    """
+    layers: list[tuple[str, nn.Module]] = []
+    specs = [
+        ("conv", in_channels, kernel_size, stride, padding),
+        ("mlp1", out_channels, 1, 1, 0),
+        ("mlp2", out_channels, 1, 1, 0),
+    ]
+    for name, c_in, k, s, p in specs:
+        layers.append((name, nn.Conv2d(c_in, out_channels, k, stride=s, padding=p, bias=not batch_norm)))
+        if batch_norm:
+            layers.append((f"{name}_bn", nn.BatchNorm2d(out_channels)))
+        layers.append((f"{name}_relu", nn.ReLU(inplace=True)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+# The classic pooling after blocks 1-3: 3×3 windows, stride 2 (overlapping, as in AlexNet and the paper).
+CLASSIC_POOLS: tuple[tuple[int, int, int] | None, ...] = ((3, 2, 0), (3, 2, 0), (3, 2, 0))
+CLASSIC_KERNELS: tuple[int, int, int] = (5, 3, 3)
+
+
+def nin(
+    in_channels: int = 1,
+    num_classes: int = 10,
+    widths: Sequence[int] = (96, 256, 384),
+    first_block: tuple[int, int, int] = (11, 4, 0),
+    dropout: float = 0.5,
+    batch_norm: bool = False,
+    init: bool = True,
+    kernels: Sequence[int] = CLASSIC_KERNELS,
+    pools: Sequence[tuple[int, int, int] | None] = CLASSIC_POOLS,
+) -> nn.Sequential:
+    """Network in Network for 224×224 Fashion-MNIST (the defaults are exactly the classic network).
+
+    Blocks: k×k/s (``first_block`` = kernel, stride, padding; 11×11 stride 4 by default) → ``widths[0]``,
+    max-pool 3/2; 5×5 pad 2 → ``widths[1]``, max-pool 3/2; 3×3 pad 1 → ``widths[2]``, max-pool 3/2;
+    dropout; 3×3 pad 1 → ``num_classes``; global average pooling; flatten. There is no fully
+    connected layer: each of the last block's maps is one class's confidence map.
+
+    ``kernels`` are the kernel sizes of blocks 2–4 (padded to keep the size: k // 2), and ``pools`` the
+    (kernel, stride, padding) of the max-pooling after blocks 1–3, ``None`` for none. The ``cpu`` preset
+    uses 3×3 kernels and 2×2 pools without the third, so that 28×28 images keep 7×7 class maps.
+
+    Explained in chapter 2 (blocks), chapter 3 (shapes) and chapter 6 (confidence maps).
+    """
+    if len(widths) != 3:
+        raise ValueError(f"widths needs three channel counts (one per hidden block), got {tuple(widths)}")
+    if len(kernels) != 3 or any(k < 1 or k % 2 == 0 for k in kernels):
+        raise ValueError(f"kernels needs three odd kernel sizes (blocks 2-4), got {tuple(kernels)}")
+    if len(pools) != 3:
+        raise ValueError(f"pools needs three entries (after blocks 1-3), each (kernel, stride, padding) or None, got {pools}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    w1, w2, w3 = widths
+    k, s, p = first_block
+    k2, k3, k4 = kernels
+    blocks = [
+        ("block1", nin_block(in_channels, w1, k, s, p, batch_norm)),
+        ("block2", nin_block(w1, w2, k2, 1, k2 // 2, batch_norm)),
+        ("block3", nin_block(w2, w3, k3, 1, k3 // 2, batch_norm)),
+    ]
+    layers: list[tuple[str, nn.Module]] = []
+    for i, (block, pool) in enumerate(zip(blocks, pools, strict=True), start=1):
+        layers.append(block)
+        if pool is not None:
+            pk, ps, pp = pool
+            layers.append((f"pool{i}", nn.MaxPool2d(pk, stride=ps, padding=pp)))
+    layers += [
+        ("dropout", nn.Dropout(dropout)),
+        ("block4", nin_block(w3, num_classes, k4, 1, k4 // 2, batch_norm)),
+        ("gap", nn.AdaptiveAvgPool2d((1, 1))),
+        ("flatten", nn.Flatten()),
+    ]
+    net = nn.Sequential(OrderedDict(layers))
+    return init_weights(net) if init else net
+
+
+def vgg_block(in_channels: int, out_channels: int, num_convs: int) -> nn.Sequential:
+    """A VGG block: ``num_convs`` 3×3 convolutions (padding 1) with ReLU, then 2×2 max-pooling.
+
+    Explained in chapter 2, as the block NiN is contrasted with.
+    """
+    layers: list[tuple[str, nn.Module]] = []
+    for i in range(num_convs):
+        layers.append((f"conv{i + 1}", nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1)))
+        layers.append((f"relu{i + 1}", nn.ReLU(inplace=True)))
+    layers.append(("pool", nn.MaxPool2d(2, stride=2)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+VGG11_ARCH: tuple[tuple[int, int], ...] = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
+
+
+def vgg11(in_channels: int = 1, num_classes: int = 10, width_multiplier: float = 1.0, init: bool = True) -> nn.Sequential:
+    """VGG-11 as in Dive into Deep Learning: five VGG blocks, then 4096-4096-``num_classes`` with dropout.
+
+    ``width_multiplier`` scales every convolution's channels (and the 4096-wide layers), for the
+    chapter-4 explorer. Explained in chapter 4, "Parameters and compute against VGG".
+    """
+    layers: list[tuple[str, nn.Module]] = []
+    c_in = in_channels
+    for i, (num_convs, c_out) in enumerate(VGG11_ARCH):
+        c_out = _scaled(c_out, width_multiplier)
+        layers.append((f"block{i + 1}", vgg_block(c_in, c_out, num_convs)))
+        c_in = c_out
+    hidden = _scaled(4096, width_multiplier)
+    layers += [
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(c_in * 7 * 7, hidden)),
+        ("relu1", nn.ReLU(inplace=True)),
+        ("dropout1", nn.Dropout(0.5)),
+        ("fc2", nn.Linear(hidden, hidden)),
+        ("relu2", nn.ReLU(inplace=True)),
+        ("dropout2", nn.Dropout(0.5)),
+        ("fc3", nn.Linear(hidden, num_classes)),
+    ]
+    net = nn.Sequential(OrderedDict(layers))
+    return init_weights(net) if init else net
+
+
+def alexnet(in_channels: int = 1, num_classes: int = 10, width_multiplier: float = 1.0, init: bool = True) -> nn.Sequential:
+    """AlexNet as in Dive into Deep Learning (96-11×11/4 pad 1, ..., 6400 → 4096 → 4096 → ``num_classes``).
+
+    Explained in chapter 4, "Parameters and compute against VGG".
+    """
+    c1, c2, c3, c5 = (_scaled(c, width_multiplier) for c in (96, 256, 384, 256))
+    hidden = _scaled(4096, width_multiplier)
+    net = nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(in_channels, c1, 11, stride=4, padding=1)),
+                ("relu1", nn.ReLU(inplace=True)),
+                ("pool1", nn.MaxPool2d(3, stride=2)),
+                ("conv2", nn.Conv2d(c1, c2, 5, padding=2)),
+                ("relu2", nn.ReLU(inplace=True)),
+                ("pool2", nn.MaxPool2d(3, stride=2)),
+                ("conv3", nn.Conv2d(c2, c3, 3, padding=1)),
+                ("relu3", nn.ReLU(inplace=True)),
+                ("conv4", nn.Conv2d(c3, c3, 3, padding=1)),
+                ("relu4", nn.ReLU(inplace=True)),
+                ("conv5", nn.Conv2d(c3, c5, 3, padding=1)),
+                ("relu5", nn.ReLU(inplace=True)),
+                ("pool3", nn.MaxPool2d(3, stride=2)),
+                ("flatten", nn.Flatten()),
+                ("fc1", nn.Linear(c5 * 5 * 5, hidden)),
+                ("relu6", nn.ReLU(inplace=True)),
+                ("dropout1", nn.Dropout(0.5)),
+                ("fc2", nn.Linear(hidden, hidden)),
+                ("relu7", nn.ReLU(inplace=True)),
+                ("dropout2", nn.Dropout(0.5)),
+                ("fc3", nn.Linear(hidden, num_classes)),
+            ]
+        )
+    )
+    return init_weights(net) if init else net
+
+
+def init_weights(model: nn.Module) -> nn.Module:
+    """He (Kaiming) normal initialisation for every convolution and linear layer, zero biases.
+
+    He initialisation keeps activation variance steady through ReLU layers, which a 12-layer
+    network without batch normalisation needs to start learning. Returns ``model`` for chaining.
+    Explained in chapter 5, "Training NiN".
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return model
+
+
+def _scaled(channels: int, multiplier: float) -> int:
+    if multiplier <= 0:
+        raise ValueError(f"width_multiplier must be positive, got {multiplier}")
+    return max(1, round(channels * multiplier))

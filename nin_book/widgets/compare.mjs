@@ -1,0 +1,29 @@
+// Chapter 4's explorer, "Parameters and compute against VGG": models and a width multiplier → costs side by side.
+import { commas, compareModels, formatCount, MODEL_NAMES } from "./nin_math.mjs";
+import { COLORS, explorerModule, logBarsSvg, tableHtml } from "./view.mjs";
+
+export const SWITCHES = { show_nin: "NiN", show_vgg11: "VGG-11", show_alexnet: "AlexNet" };
+export const slug = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+
+export function update(settings) {
+  const names = Object.entries(SWITCHES).filter(([trait]) => settings[trait]).map(([, name]) => name);
+  const stats = compareModels(names, settings.width_multiplier);
+  const data = {};
+  for (const s of stats) {
+    Object.assign(data, { [`${slug(s.name)}-parameters`]: s.parameters, [`${slug(s.name)}-flops`]: s.flops,
+      [`${slug(s.name)}-activations`]: s.activations });
+  }
+  const mb = (n) => (Number(n) * 4 / 1e6).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const rows = stats.map((s) => [s.name, `×${s.widthMultiplier}`, commas(s.parameters), mb(s.parameters), commas(s.flops),
+    Math.round(Number(s.flops) / Number(s.parameters)).toLocaleString("en-US"), mb(s.activations)]);
+  const color = (name) => COLORS[MODEL_NAMES.indexOf(name)];
+  const panels = [["parameters", "parameters"], ["forward FLOPs per image", "flops"], ["activation values per image", "activations"]]
+    .map(([title, key]) => ({ title, bars: stats.map((s) => ({ label: s.name, value: s[key], color: color(s.name) })) }));
+  return {
+    data,
+    html: tableHtml(["model", "width", "parameters", "weights (MB, fp32)", "forward FLOPs", "FLOPs per parameter",
+      "activations (MB per image)"], rows, 1) + logBarsSvg(panels, formatCount) + "<p>One 1×224×224 image (log scale).</p>",
+  };
+}
+
+export default explorerModule("compare", update);
