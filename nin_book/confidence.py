@@ -4,7 +4,7 @@ NiN ends with a block that has one output channel per class, then global average
 the logit of class ``c`` is, by construction, the mean of map ``c``; the class with the largest
 averaged map is the prediction. Lin, Chen & Yan (2013) call these maps category confidence maps.
 
-Pure logic on tensors (no drawing; the figures live in :mod:`nin_book.figures_maps`).
+Pure logic on tensors (no drawing; the figures live in :mod:`nin_book.figures.maps`).
 Explained in chapter 6, "Reading NiN's class confidence maps".
 """
 

@@ -1,6 +1,6 @@
 """Judging a trained classifier: predictions, accuracy, the confusion matrix and the mistakes.
 
-Pure logic on tensors (no drawing; the figures live in :mod:`nin_book.figures_eval`).
+Pure logic on tensors (no drawing; the figures live in :mod:`nin_book.figures.eval`).
 Explained in chapter 5, "Training NiN on Fashion-MNIST".
 """
 

@@ -20,7 +20,7 @@ from nin_book.confidence import (  # noqa: E402
     upsample_maps,
 )
 from nin_book.data import CLASS_NAMES  # noqa: E402
-from nin_book.figures_maps import (  # noqa: E402
+from nin_book.figures.maps import (  # noqa: E402
     plot_averaged_maps,
     plot_evidence_on_object,
     show_class_averages,

@@ -17,7 +17,7 @@ from nin_book.evaluate import (  # noqa: E402
     most_confused_pairs,
     per_class_accuracy,
 )
-from nin_book.figures_eval import (  # noqa: E402
+from nin_book.figures.eval import (  # noqa: E402
     plot_confusion_matrix,
     plot_learning_curves,
     plot_run_comparison,
