@@ -37,9 +37,9 @@ def _glued(nb: nbformat.NotebookNode) -> dict[str, str]:
     values = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name is not None:
-                values[name] = output["data"]["text/plain"].strip("'\"")
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if "name" in record:
+                values[record["name"]] = output["data"][record["mime_prefix"] + "text/plain"].strip("'\"")
     return values
 
 
