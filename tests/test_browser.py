@@ -441,9 +441,9 @@ def test_explorers_answer_slider_moves(page: str, server: _Server, driver) -> No
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
-def test_explorers_answer_over_file_url(server: _Server, driver) -> None:
-    """The same page opened as a file (no server at all): the explorers still load and answer."""
-    page = next(p for p in explorer_pages() if "04_" in p)
+@pytest.mark.parametrize("page", explorer_pages())
+def test_explorers_answer_over_file_url(page: str, server: _Server, driver) -> None:
+    """Every explorer page opened as a file (no server at all): the explorers still load and answer."""
     driver.get_log("browser"), driver.get_log("performance")
     driver.get((BUILD / page).as_uri())
     problems = _exercise_explorers(driver, _saved_explorers(_source_of(page)))
