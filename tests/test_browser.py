@@ -482,6 +482,7 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
     """README's `jupyter lab` path, live: a JupyterLab server on 127.0.0.1 with a kernel; a slider moved in the
     browser redraws the view with Python's numbers and reaches the kernel's widget."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     from nin_book.widgets.blocks import NinBlockExplorer
@@ -521,10 +522,9 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
         driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         wait.until(lambda d: d.execute_script("return document.querySelector('.nin-explorer[data-renders]') !== null"))
         slider = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".nin-explorer input[data-trait=kernel]"))
-        # Moved from script (value + input event, as a drag does): in JupyterLab arrow keys on the slider do not
-        # reach it yet (see the report of issue 10); the static pages move it with the keyboard.
-        driver.execute_script("arguments[0].value = '10'; arguments[0].dispatchEvent(new Event('input', {bubbles: true}))",
-                              slider)
+        # With the keyboard, as a reader moves it: JupyterLab must leave a focused slider its arrow keys.
+        driver.execute_script("arguments[0].focus()", slider)  # a click would jump the slider to where it lands
+        slider.send_keys(Keys.ARROW_LEFT)
         WebDriverWait(driver, 30).until(lambda d: d.execute_script(EXPLORER_STATE_JS, 0)["controls"][0]["value"] == 10)
         view = driver.execute_script(EXPLORER_STATE_JS, 0)
         expected = _python_view(view)

@@ -125,6 +125,9 @@ function buildControl(model, spec) {
   input.type = spec.kind;
   input.dataset.trait = spec.trait;
   input.setAttribute("aria-label", spec.label);
+  // JupyterLab handles keys at the document (notebook shortcuts and cell navigation) and would take the
+  // arrow keys from a focused slider: a control keeps its keys, as ipywidgets' own controls do.
+  input.addEventListener("keydown", (event) => event.stopPropagation());
   label.append(name, input);
   let readout = null;
   if (spec.kind === "checkbox") {
