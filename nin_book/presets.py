@@ -155,7 +155,8 @@ PRESETS: dict[str, TrainConfig] = {
         preset="smoke",
         model={"widths": (8, 16, 32), "first_block": (3, 1, 1), "kernels": (3, 3, 3),
                "pools": ((2, 2, 0), (2, 2, 0), None), "batch_norm": True, "dropout": 0.0},
-        epochs=2, batch_size=64, lr=0.1, schedule="onecycle", resolution=28,
+        # Batches of 32: 16 steps an epoch, enough for the 7x7-map network to beat chance clearly in seconds.
+        epochs=2, batch_size=32, lr=0.1, schedule="onecycle", resolution=28,
         train_limit=512, test_limit=256, eval_batch_size=256,
     ),
 }

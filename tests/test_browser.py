@@ -274,7 +274,8 @@ return {
   widgetState: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
   widgetsDrawn: views.filter(v => {
     const area = v.previousElementSibling;
-    return area && area.classList.contains('widget-subarea') && area.querySelector('.jupyter-widgets')
+    // ipywidgets draw '.jupyter-widgets' elements; the book's explorers (anywidgets) draw '.nin-explorer'.
+    return area && area.classList.contains('widget-subarea') && area.querySelector('.jupyter-widgets, .nin-explorer')
       && !area.textContent.includes('Error displaying widget') && !area.querySelector('.jupyter-widgets-error-widget');
   }).length,
 };
@@ -284,7 +285,8 @@ return {
 WIDGETS_DRAWN_JS = """
 const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
 return views.every(v => v.previousElementSibling && v.previousElementSibling.classList.contains('widget-subarea')
-                        && v.previousElementSibling.childElementCount > 0);
+                        && (v.previousElementSibling.querySelector('.jupyter-widgets, .nin-explorer')
+                            || v.previousElementSibling.textContent.includes('Error displaying widget')));
 """
 
 

@@ -79,7 +79,7 @@ def test_unknown_preset_in_the_environment_fails_in_one_line(capsys, tmp_path, m
     with pytest.raises(SystemExit):
         main(["--metrics-out", str(tmp_path / "m.json")])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown preset 'fastest'; valid presets: seed224, cpu, smoke" in err
+    assert err.count("\n") == 1 and "unknown preset 'fastest'; valid presets: seed224, cpu, classic, smoke" in err
 
 
 def test_missing_data_is_reported_without_a_traceback(capsys, tmp_path, monkeypatch):
