@@ -1,6 +1,6 @@
 """How long an explorer takes from a slider move to its redrawn view, in headless Chromium (a benchmark, not a test).
 
-Usage: python benchmarks/explorer_redraw.py [--moves 200] [--out results/explorer_redraw.json]
+Usage: python benchmarks/explorer_redraw.py [--moves 200] [--out nin_book/results/explorer_redraw.json]
 
 Opens the built book's chapter 4 (`jupyter-book build .` first) from file://, finds "Design your NiN" at its
 defaults, and moves one slider back and forth: each move sets the range input and dispatches its `input` event,
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nin_book.checkpoint import atomic_write_bytes
+from nin_book.results import machine_provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "_build" / "html" / "chapters" / "04_parameters_vs_vgg.html"
@@ -95,16 +95,17 @@ def main(argv: list[str]) -> int:
         "max_ms": round(times[-1], 3),
         "moves": len(times),
         "goal_median_ms": 16,
+        "median_share_of_a_frame": round(statistics.median(times) / 16, 3),  # the reference: one 60 Hz frame
+        "load_average": machine_provenance()["load_average"],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_model(),
         "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t")) - 1 if Path("/proc/cpuinfo").exists() else None,
         "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
         "command": "python benchmarks/explorer_redraw.py " + " ".join(argv),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
+    print(json.dumps(result, indent=1))
     if args.out:
-        atomic_write_bytes(args.out, (text + "\n").encode())
+        write_json(args.out, result)
     return 0
 
 
