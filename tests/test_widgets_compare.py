@@ -12,12 +12,16 @@ from nin_book.figures.compare import plot_comparison  # noqa: E402
 from nin_book.widgets.compare import compare_explorer  # noqa: E402
 
 
-def test_plot_comparison_draws_one_log_bar_per_model_and_panel():
+def test_plot_comparison_draws_linear_bars_with_the_ratio_written():
     fig = plot_comparison(compare_models(["NiN", "VGG-11"]))
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        assert ax.get_yscale() == "log" and len(ax.patches) == 2
+        # Linear, from zero: bar heights compare truthfully (a log axis shows 65x as about 4x).
+        assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0 and len(ax.patches) == 2
     assert fig.axes[0].patches[0].get_height() == 1_992_166
+    # VGG-11's parameter bar says how many times NiN's it is: 128,806,154 / 1,992,166 = 64.7.
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any("64.7× NiN" in text for text in labels), labels
     plt.close(fig)
     with pytest.raises(ValueError, match="choose at least one model"):
         plot_comparison([])

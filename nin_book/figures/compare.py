@@ -1,4 +1,5 @@
-"""The chapter-4 bar chart: parameters, forward FLOPs and activation values of each network, on log scales.
+"""The chapter-4 bar chart: parameters, forward FLOPs and activation values of each network, on linear scales
+with each bar's ratio to the first model written on it (a log scale would make a 65× difference look like 4×).
 
 Drawing only; the numbers come from :func:`nin_book.compare.compare_models`. Explained in chapter 4,
 "Parameters and compute against VGG".
@@ -30,7 +31,8 @@ def _colour(name: str) -> str:
 
 
 def plot_comparison(stats: Sequence[ModelStats], title: str | None = None) -> Figure:
-    """Log-scale bars of parameters, forward FLOPs and activation values, one bar per model, each labelled.
+    """Linear bars of parameters, forward FLOPs and activation values, one bar per model, each labelled with
+    its count and its ratio to the first model (NiN in the book), so that bar heights compare truthfully.
 
     Explained in chapter 4, "Parameters and compute against VGG".
     """
@@ -41,15 +43,16 @@ def plot_comparison(stats: Sequence[ModelStats], title: str | None = None) -> Fi
     for ax, (panel, value) in zip(axes, _PANELS, strict=True):
         values = [value(s) for s in stats]
         bars = ax.bar(names, values, color=[_colour(n) for n in names])
-        ax.set_yscale("log")
-        ax.set_ylim(min(values) / 3, max(values) * 6)
+        ax.set_ylim(0, max(values) * 1.25)  # room for the labels above the tallest bar
         ax.set_title(panel)
         for bar, v in zip(bars, values, strict=True):
-            ax.annotate(format_count(v), (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 3),
+            ratio = f"\n{v / values[0]:.1f}× {names[0]}" if bar is not bars[0] and values[0] else ""
+            ax.annotate(format_count(v) + ratio, (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 3),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8)
         ax.tick_params(axis="x", rotation=20)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     widths = ", ×".join(f"{w:g}" for w in sorted({s.width_multiplier for s in stats}))
     shapes = ", ".join(sorted({"×".join(map(str, s.input_shape)) for s in stats}))
-    fig.suptitle(title or f"One {shapes} image, width ×{widths} (log scale)")
+    fig.suptitle(title or f"One {shapes} image, width ×{widths}")
     fig.tight_layout()
     return fig

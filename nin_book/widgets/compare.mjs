@@ -1,6 +1,6 @@
 // Chapter 4's explorer, "Parameters and compute against VGG": models and a width multiplier → costs side by side.
 import { commas, compareModels, formatCount, MODEL_NAMES } from "./nin_math.mjs";
-import { COLORS, explorerModule, logBarsSvg, tableHtml } from "./view.mjs";
+import { COLORS, explorerModule, barsSvg, tableHtml } from "./view.mjs";
 
 export const SWITCHES = { show_nin: "NiN", show_vgg11: "VGG-11", show_alexnet: "AlexNet" };
 export const slug = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
@@ -22,7 +22,7 @@ export function update(settings) {
   return {
     data,
     html: tableHtml(["model", "width", "parameters", "weights (MB, fp32)", "forward FLOPs", "FLOPs per parameter",
-      "activations (MB per image)"], rows, 1) + logBarsSvg(panels, formatCount) + "<p>One 1×224×224 image (log scale).</p>",
+      "activations (MB per image)"], rows, 1) + barsSvg(panels, formatCount) + "<p>One 1×224×224 image (linear scales; each bar says how many times the first model's it is).</p>",
   };
 }
 

@@ -91,22 +91,26 @@ export function funnelSvg(stages, formatCount) {
     + `${parts.join("")}</svg>`;
 }
 
-/** Side-by-side bar panels on a log scale: panels = [{title, bars: [{label, value, color}]}]. */
-export function logBarsSvg(panels, formatCount) {
+/** Side-by-side bar panels on linear scales from zero, each bar labelled with its value and its ratio to the
+ *  panel's first bar (a log scale would draw 65× as about 4×): panels = [{title, bars: [{label, value, color}]}]. */
+export function barsSvg(panels, formatCount) {
   const panelW = 220;
   const plotH = 170;
   const all = panels.flatMap((p) => p.bars.map((b) => Number(b.value))).filter((v) => v > 0);
   const parts = panels.map((p, j) => {
     const values = p.bars.map((b) => Number(b.value));
-    const lo = Math.log10(Math.min(...values) / 3);
-    const hi = Math.log10(Math.max(...values) * 6);
+    const top = Math.max(...values) * 1.3 || 1;  // room for two label lines above the tallest bar
     const x0 = j * panelW + 10;
     const bw = (panelW - 40) / Math.max(1, p.bars.length);
     const bars = p.bars.map((b, i) => {
-      const h = (plotH * (Math.log10(Number(b.value)) - lo)) / (hi - lo);
+      const h = (plotH * Number(b.value)) / top;
       const x = x0 + 10 + i * bw;
+      const ratio = i > 0 && values[0] > 0
+        ? `<text x="${x + bw / 2}" y="${4 + plotH - h}" font-size="10" text-anchor="middle" data-ratio="${(values[i] / values[0]).toFixed(1)}">`
+          + `${(values[i] / values[0]).toFixed(1)}× ${esc(p.bars[0].label)}</text>` : "";
       return `<rect x="${x + 4}" y="${20 + plotH - h}" width="${bw - 8}" height="${h}" fill="${b.color}"/>`
-        + `<text x="${x + bw / 2}" y="${16 + plotH - h}" font-size="11" text-anchor="middle">${esc(formatCount(b.value))}</text>`
+        + `<text x="${x + bw / 2}" y="${16 + plotH - h - (ratio ? 12 : 0)}" font-size="11" text-anchor="middle">${esc(formatCount(b.value))}</text>`
+        + ratio
         + `<text x="${x + bw / 2}" y="${36 + plotH}" font-size="11" text-anchor="middle">${esc(b.label)}</text>`;
     });
     return `<text x="${x0 + panelW / 2 - 10}" y="12" font-size="12" text-anchor="middle">${esc(p.title)}</text>`
