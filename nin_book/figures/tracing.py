@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
-from matplotlib.patches import Polygon
+from matplotlib.patches import Patch, Polygon
 
 from nin_book.plots import CLASS_COLORS
 from nin_book.shapes import Trace
@@ -38,7 +38,8 @@ def plot_funnel(rows: Trace, title: str | None = None, axes: Sequence[plt.Axes] 
     """Draw the activation volumes of a trace, and their sizes on a log scale.
 
     Top: one box per stage, its front face the H×W map (to scale) and its depth the number of
-    channels (log₂, since they range from 1 to 384); pooling stages in the second colour. Bottom:
+    channels (log₂, since they range from 1 to 384); pooling stages in the second colour, with a legend; faces too
+    small to see (the last maps next to the input) are enlarged and drawn dashed. Bottom:
     the number of values C·H·W in each stage on a log axis, with spatial size and channels beside it. Explained in chapter 3.
     """
     stages = funnel_stages(rows)
@@ -48,9 +49,14 @@ def plot_funnel(rows: Trace, title: str | None = None, axes: Sequence[plt.Axes] 
         ax_box, ax_log = axes
         fig = ax_box.figure
     biggest = max(h for _, (_, h, _) in stages)
+    smallest_visible = 0.12  # faces drawn to scale below this would vanish (5×5 and 1×1 next to 224×224)
+    enlarged_any = False
     x = 0.0
     for i, (name, (c, h, w)) in enumerate(stages):
         side = 1.6 * h / biggest  # the H×W face, to scale: the funnel is the point of the figure
+        enlarged = side < smallest_visible
+        enlarged_any |= enlarged
+        side = max(side, smallest_visible)
         depth = 0.1 * (1 + math.log2(c))  # channels on a log scale (1 to 384 would not fit otherwise)
         dx, dy = 0.8 * depth, 0.55 * depth  # oblique direction of the channel axis
         colour = CLASS_COLORS[1] if name.startswith("pool") or name == "gap" else CLASS_COLORS[0]
@@ -59,7 +65,8 @@ def plot_funnel(rows: Trace, title: str | None = None, axes: Sequence[plt.Axes] 
         top = [(x0, y1), (x0 + side, y1), (x0 + side + dx, y1 + dy), (x0 + dx, y1 + dy)]
         right = [(x0 + side, y0), (x0 + side + dx, y0 + dy), (x0 + side + dx, y1 + dy), (x0 + side, y1)]
         for face, alpha in ((right, 0.45), (top, 0.6), (front, 0.9)):
-            ax_box.add_patch(Polygon(face, closed=True, facecolor=colour, edgecolor="black", linewidth=0.6, alpha=alpha))
+            ax_box.add_patch(Polygon(face, closed=True, facecolor=colour, edgecolor="black", linewidth=0.6, alpha=alpha,
+                                     linestyle="--" if enlarged else "-"))
         label_y = -0.95 - 0.3 * (i % 2)
         ax_box.text(x0 + (side + dx) / 2, label_y, f"{name}\n{c}×{h}×{w}", ha="center", va="top", fontsize=8)
         x += side + dx + 0.35
@@ -68,6 +75,11 @@ def plot_funnel(rows: Trace, title: str | None = None, axes: Sequence[plt.Axes] 
     ax_box.set_aspect("equal")
     ax_box.axis("off")
     ax_box.set_title(title or "Activation volumes: face = H×W (to scale), depth = channels (log scale)")
+    legend = [Patch(facecolor=CLASS_COLORS[0], edgecolor="black", label="block output"),
+              Patch(facecolor=CLASS_COLORS[1], edgecolor="black", label="pooling output")]
+    if enlarged_any:
+        legend.append(Patch(facecolor="white", edgecolor="black", linestyle="--", label="too small to see: enlarged"))
+    ax_box.legend(handles=legend, loc="upper right", fontsize=8, frameon=False)
 
     idx = range(len(stages))
     values = [c * h * w for _, (c, h, w) in stages]
