@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from torch import nn
@@ -134,24 +135,27 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
                         title: str = "") -> Figure:
     """The input image on the left; on the right one row per stage showing the given channels.
 
-    ``image`` is (H, W); each stage tensor is (C, H', W'). Each map gets its own colour range (a map's
-    pattern, not its scale, is what to compare); an all-zero map is drawn blank and labelled so.
+    ``image`` is (H, W); each stage tensor is (C, H', W'). The maps of one row share one colour scale, from 0
+    (the ReLU's floor) to the row's largest value, square-root spaced so that weak maps stay visible, with a
+    colour bar at the row's end, so channels can be compared by value; an all-zero map is labelled so.
     Explained in chapter 2, "The NiN block".
     """
     rows, cols = len(stages), len(channels)
-    fig = plt.figure(figsize=(7.6, 0.78 * rows + 0.55))
-    outer = fig.add_gridspec(1, 2, width_ratios=[3, cols], wspace=0.12)
-    grid = outer[0, 1].subgridspec(rows, cols, wspace=0.08, hspace=0.25)
+    fig = plt.figure(figsize=(8.2, 0.95 * rows + 0.55))
+    outer = fig.add_gridspec(1, 2, width_ratios=[3, cols + 0.6], wspace=0.12)
+    grid = outer[0, 1].subgridspec(rows, cols + 1, wspace=0.08, hspace=0.3, width_ratios=[1] * cols + [0.15])
     ax = fig.add_subplot(outer[0, 0])
     ax.imshow(image, cmap="gray")
     ax.set_title("input", fontsize=9)
     ax.set_axis_off()
     for r, (name, maps) in enumerate(stages.items()):
+        shown = maps[list(channels)]
+        top = float(shown.max()) or 1.0  # an all-zero row still gets a valid scale
         for c, channel in enumerate(channels):
             a = fig.add_subplot(grid[r, c])
             fmap = maps[channel]
-            dead = bool(fmap.abs().max() == 0)
-            a.imshow(fmap, cmap="viridis", vmin=0 if dead else None, vmax=1 if dead else None)
+            # Square-root colour scale: weak maps stay visible beside the strongest without losing the shared scale.
+            picture = a.imshow(fmap, cmap="viridis", norm=PowerNorm(gamma=0.5, vmin=0, vmax=top))
             a.set_xticks([])
             a.set_yticks([])
             a.grid(False)
@@ -159,10 +163,12 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
                 spine.set_visible(False)
             if r == 0:
                 a.set_title(f"ch {channel}", fontsize=8)
-            if dead:
+            if bool(fmap.abs().max() == 0):
                 a.text(0.5, 0.5, "all 0", transform=a.transAxes, ha="center", va="center", fontsize=7, color="white")
             if c == 0:
                 a.set_ylabel(name, fontsize=8)
+        bar = fig.colorbar(picture, cax=fig.add_subplot(grid[r, cols]))
+        bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10, y=1.03)
     return fig
