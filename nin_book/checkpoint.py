@@ -91,7 +91,7 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
     """Delete the ``.<name>.*.tmp`` files a killed writer left beside ``path``; returns what was removed.
 
     Call it only while holding :func:`lock_output` on ``path``, so no live writer's file is taken.
-    Explained in chapter 5, "Training NiN" (checkpoints).
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (checkpoints).
     """
     path = Path(path)
     # The random middle part of mkstemp's name has no dot, so "run.pt.bak"'s temporary files do not match "run.pt".
@@ -121,7 +121,7 @@ def lock_output(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
     The lock is a ``.<name>.lock`` file beside it (:mod:`filelock`), and the holder's process id is written
     to ``.<name>.lock.pid``. If another process holds it, raises :class:`OutputInUseError` naming that
     process. On first acquisition, stale temporary files of ``path`` are removed. Nested calls in one
-    process are allowed. Explained in chapter 5, "Training NiN" (checkpoints).
+    process are allowed. Explained in chapter 5, "Training NiN on Fashion-MNIST" (checkpoints).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +167,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Atomically save a checkpoint dictionary (as built by :func:`nin_book.train.fit`).
 
     ``state`` must hold at least ``model`` (a state dict) and ``config`` (``TrainConfig.to_dict()``).
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     missing = {"model", "config"} - set(state)
     if missing:
@@ -209,7 +209,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", *,
     Works for checkpoints of the presets and of any config whose ``model`` field describes a
     :func:`nin_book.models.nin`. A checkpoint saved before its last epoch (an interrupted run) gives an
     :class:`UnfinishedCheckpointWarning` naming the epoch; ``require_finished=True`` makes that a
-    ``ValueError``. Explained in chapter 6, "Confidence maps".
+    ``ValueError``. Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     state = load_checkpoint(path, map_location=device)
     if not isinstance(state.get("config"), dict):

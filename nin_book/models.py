@@ -231,7 +231,7 @@ def init_weights(model: nn.Module, scheme: str = "kaiming") -> nn.Module:
 
     He initialisation keeps activation variance steady through ReLU layers, which a 12-layer
     network without batch normalisation needs to start learning. Returns ``model`` for chaining.
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, True or False, got {scheme!r}")

@@ -1,7 +1,7 @@
 """Training settings: one frozen ``TrainConfig`` and three named presets (``seed224``, ``cpu``, ``smoke``).
 
 A config is plain data (numbers, strings, tuples), so it goes into checkpoints and metrics JSON as is
-and chapter 6 can rebuild the exact network from a checkpoint. Explained in chapter 5, "Training NiN".
+and chapter 6 can rebuild the exact network from a checkpoint. Explained in chapter 5, "Training NiN on Fashion-MNIST".
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class TrainConfig:
     ``lr`` is the peak learning rate: SGD with (Nesterov) momentum follows a one-cycle schedule
     (warm up for ``warmup_fraction`` of the steps, then cosine down), a warm-up + cosine schedule,
     or a constant rate. ``train_limit``/``test_limit`` keep only the first N images (the smoke preset).
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
 
     preset: str = "custom"
@@ -166,7 +166,7 @@ PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 def get_preset(name: str) -> TrainConfig:
     """The preset called ``name``; an unknown name raises ``ValueError`` listing the valid ones.
 
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     try:
         return PRESETS[name]
@@ -178,7 +178,7 @@ def default_preset(device: str | torch.device | None = None) -> str:
     """The preset to use when none is named: ``$NIN_BOOK_PRESET`` if set, else ``seed224`` on a CUDA
     device and ``cpu`` otherwise (``device=None`` means: is a GPU visible?).
 
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     chosen = os.environ.get(PRESET_ENV_VAR, "").strip()
     if chosen:
@@ -195,7 +195,7 @@ def build_model(config: TrainConfig) -> nn.Module:
     """A fresh NiN built from ``config.model`` (keyword arguments of :func:`nin_book.models.nin`),
     initialised from ``config.seed`` so that the same config gives the same starting weights.
 
-    Explained in chapter 5, "Training NiN", and used in chapter 6 to rebuild a saved network.
+    Explained in chapter 5, "Training NiN on Fashion-MNIST", and used in chapter 6 to rebuild a saved network.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

@@ -85,7 +85,7 @@ class TrainResult:
 
     ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C: the history so far is kept) or
     ``"diverged"``. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
-    from the earlier run's). Explained in chapter 5, "Training NiN".
+    from the earlier run's). Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
 
     config: TrainConfig
@@ -133,7 +133,7 @@ class TrainResult:
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     """``"auto"`` → the GPU if torch sees one, else the CPU. Asking for ``"cuda"`` without a GPU raises
-    ``ValueError`` saying how to fix it. Explained in chapter 5, "Training NiN".
+    ``ValueError`` saying how to fix it. Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     spec = str(spec)
     if spec == "auto":
@@ -238,7 +238,7 @@ def predict(model: nn.Module, images: torch.Tensor, *, resolution: int = 28, bat
     """Predicted labels (int64) — or, with ``logits=True``, the raw scores (N, classes) — for uint8 images
     (N, 28, 28), prepared exactly as in training. Results are returned on the CPU.
 
-    ``device=None`` uses the device the model's parameters are on. Explained in chapter 6, "Confidence maps".
+    ``device=None`` uses the device the model's parameters are on. Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     scores = _logits(model, images, resolution, dev, batch_size, precision)
@@ -249,7 +249,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, re
              batch_size: int = 1024, device: str | torch.device | None = None, precision: str = "auto") -> float:
     """Accuracy of ``model`` on uint8 ``images`` with int64 ``labels`` (a float in [0, 1]).
 
-    Explained in chapter 5, "Training NiN".
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     scores = _logits(model, images, resolution, dev, batch_size, precision)
