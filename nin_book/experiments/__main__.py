@@ -59,7 +59,9 @@ def _list() -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, data: FashionMNIST | None = None) -> int:
-    """Run the command line; ``data`` replaces the real Fashion-MNIST (for tests). Returns the exit status."""
+    """Run the command line; ``data`` replaces the real Fashion-MNIST (for tests). Returns the exit status.
+
+    Explained in chapter 7, "The paper's claims, measured"."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:

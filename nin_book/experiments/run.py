@@ -49,7 +49,8 @@ FORMAT = "nin_book.experiments/1"
 
 
 def settings(*, seeds: int, smoke: bool) -> dict[str, Any]:
-    """What every run shares, written into the JSON so that chapter 7 can say it."""
+    """What every run shares (epochs, evaluation sizes, the shifts, the stall detector), written into the JSON so
+    that chapter 7 can say it. Explained in chapter 7, "The paper's claims, measured"."""
     preset = get_preset(BASELINE_PRESET)
     return {
         "baseline_preset": BASELINE_PRESET,
