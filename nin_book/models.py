@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 from torch import nn
 
-__all__ = ["CLASSIC_KERNELS", "CLASSIC_POOLS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet", "init_weights"]
+__all__ = [
+    "CLASSIC_KERNELS", "CLASSIC_POOLS", "FC_DROPOUT", "HEADS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet",
+    "init_weights",
+]
 
 
 def nin_block(
@@ -22,32 +25,44 @@ def nin_block(
     stride: int = 1,
     padding: int = 0,
     batch_norm: bool = False,
+    mlp_convs: int = 2,
+    final_relu: bool = True,
 ) -> nn.Sequential:
     """One NiN ("mlpconv") block: a k×k convolution, then two 1×1 convolutions, each followed by ReLU.
 
     The two 1×1 convolutions act as a small two-layer perceptron applied at every pixel.
     ``batch_norm=True`` inserts BatchNorm after each convolution (not in the 2013 paper; the CPU
-    training preset uses it to converge in few epochs).
+    training preset uses it to converge in few epochs). ``mlp_convs`` (0, 1 or 2; 2 is the classic
+    block) sets how many 1×1 convolutions follow the k×k one, and ``final_relu=False`` leaves out the
+    block's last ReLU (chapter 7's experiments: fewer 1×1 layers, and class maps that may go negative).
 
-    Explained in chapter 2, "The NiN block".
+    Explained in chapter 2, "The NiN block"; the options in chapter 7, "The paper's claims, measured".
     """
+    if isinstance(mlp_convs, bool) or mlp_convs not in (0, 1, 2):
+        raise ValueError(f"mlp_convs must be 0, 1 or 2 (the 1×1 convolutions after the k×k one), got {mlp_convs!r}")
     layers: list[tuple[str, nn.Module]] = []
     specs = [
         ("conv", in_channels, kernel_size, stride, padding),
         ("mlp1", out_channels, 1, 1, 0),
         ("mlp2", out_channels, 1, 1, 0),
-    ]
-    for name, c_in, k, s, p in specs:
+    ][:1 + mlp_convs]
+    for i, (name, c_in, k, s, p) in enumerate(specs):
         layers.append((name, nn.Conv2d(c_in, out_channels, k, stride=s, padding=p, bias=not batch_norm)))
         if batch_norm:
             layers.append((f"{name}_bn", nn.BatchNorm2d(out_channels)))
-        layers.append((f"{name}_relu", nn.ReLU(inplace=True)))
+        if final_relu or i < len(specs) - 1:
+            layers.append((f"{name}_relu", nn.ReLU(inplace=True)))
     return nn.Sequential(OrderedDict(layers))
 
 
 # The classic pooling after blocks 1-3: 3×3 windows, stride 2 (overlapping, as in AlexNet and the paper).
 CLASSIC_POOLS: tuple[tuple[int, int, int] | None, ...] = ((3, 2, 0), (3, 2, 0), (3, 2, 0))
 CLASSIC_KERNELS: tuple[int, int, int] = (5, 3, 3)
+# The heads nin() can end in (chapter 7): global average pooling, or the class maps flattened into one
+# fully connected layer, without or with dropout (FC_DROPOUT: half, as the paper's section 3.2 describes dropout
+# on fully connected layers).
+HEADS: tuple[str, ...] = ("gap", "fc", "fc_dropout")
+FC_DROPOUT = 0.5
 
 
 def nin(
@@ -60,6 +75,10 @@ def nin(
     init: bool | str = True,
     kernels: Sequence[int] = CLASSIC_KERNELS,
     pools: Sequence[tuple[int, int, int] | None] = CLASSIC_POOLS,
+    head: str = "gap",
+    mlp_convs: int = 2,
+    final_relu: bool = True,
+    image_size: int = 224,
 ) -> nn.Sequential:
     """Network in Network for 224×224 Fashion-MNIST (the defaults are exactly the classic network).
 
@@ -74,7 +93,15 @@ def nin(
     ``init``: ``True`` or ``"kaiming"`` (He initialisation, the book's default), ``"xavier"`` (Dive into
     Deep Learning's, for the ``classic`` preset) or ``False`` (PyTorch's own).
 
-    Explained in chapter 2 (blocks), chapter 3 (shapes) and chapter 6 (confidence maps).
+    Options for chapter 7's experiments (the defaults are the classic network): ``head`` is ``"gap"``
+    (global average pooling), ``"fc"`` (the class maps flattened into one fully connected layer to the
+    classes, the paper's "mlpconv + fully connected" comparison) or ``"fc_dropout"`` (the same with dropout
+    0.5 before it); ``mlp_convs`` is the number of 1×1 convolutions in every block (0, 1 or 2); and
+    ``final_relu=False`` leaves out the ReLU on the class maps (block 4's last layer). ``image_size`` is the
+    input's side, used only to size the fully connected layer of the ``fc`` heads.
+
+    Explained in chapter 2 (blocks), chapter 3 (shapes), chapter 6 (confidence maps) and chapter 7
+    (the options).
     """
     # Checked here, in the caller's words: a zero width or a string builds, then fails deep inside torch.
     for name, value in (("in_channels", in_channels), ("num_classes", num_classes)):
@@ -91,12 +118,14 @@ def nin(
     pools = [None if pool is None else _window(f"pools[{i}]", pool) for i, pool in enumerate(pools)]
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
     w1, w2, w3 = widths
     k2, k3, k4 = kernels
     blocks = [
-        ("block1", nin_block(in_channels, w1, k, s, p, batch_norm)),
-        ("block2", nin_block(w1, w2, k2, 1, k2 // 2, batch_norm)),
-        ("block3", nin_block(w2, w3, k3, 1, k3 // 2, batch_norm)),
+        ("block1", nin_block(in_channels, w1, k, s, p, batch_norm, mlp_convs)),
+        ("block2", nin_block(w1, w2, k2, 1, k2 // 2, batch_norm, mlp_convs)),
+        ("block3", nin_block(w2, w3, k3, 1, k3 // 2, batch_norm, mlp_convs)),
     ]
     layers: list[tuple[str, nn.Module]] = []
     for i, (block, pool) in enumerate(zip(blocks, pools, strict=True), start=1):
@@ -106,14 +135,37 @@ def nin(
             layers.append((f"pool{i}", nn.MaxPool2d(pk, stride=ps, padding=pp)))
     layers += [
         ("dropout", nn.Dropout(dropout)),
-        ("block4", nin_block(w3, num_classes, k4, 1, k4 // 2, batch_norm)),
-        ("gap", nn.AdaptiveAvgPool2d((1, 1))),
-        ("flatten", nn.Flatten()),
+        ("block4", nin_block(w3, num_classes, k4, 1, k4 // 2, batch_norm, mlp_convs, final_relu)),
     ]
+    if head == "gap":
+        layers += [("gap", nn.AdaptiveAvgPool2d((1, 1))), ("flatten", nn.Flatten())]
+    else:
+        side = _class_map_side(image_size, (k, s, p), pools)
+        layers.append(("flatten", nn.Flatten()))
+        if head == "fc_dropout":
+            layers.append(("fc_dropout", nn.Dropout(FC_DROPOUT)))
+        layers.append(("fc", nn.Linear(num_classes * side * side, num_classes)))
     net = nn.Sequential(OrderedDict(layers))
     if init is False:
         return net
     return init_weights(net, scheme="kaiming" if init is True else init)
+
+
+def _class_map_side(image_size: int, first_block: tuple[int, int, int],
+                    pools: Sequence[tuple[int, int, int] | None]) -> int:
+    """The side of the class maps for ``image_size`` inputs (blocks 2-4 keep the size; pools floor)."""
+    if isinstance(image_size, bool) or not hasattr(image_size, "__index__") or operator.index(image_size) < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    k, s, p = first_block
+    side = (operator.index(image_size) + 2 * p - k) // s + 1
+    for pool in pools:
+        if pool is not None and side >= 1:
+            pk, ps, pp = pool
+            side = (side + 2 * pp - pk) // ps + 1
+    if side < 1:
+        raise ValueError(f"a fully connected head needs class maps of at least 1×1; {image_size}×{image_size} "
+                         "inputs leave none with these blocks and pools")
+    return side
 
 
 def _ints(name: str, values: object, expected: str, lowest: int, count: int | None = None) -> tuple[int, ...]:

@@ -80,3 +80,51 @@ def test_he_initialisation_applied_explicitly():
     conv2 = model.block2.conv  # 96·5·5 = 2400 inputs per output
     assert torch.all(conv2.bias == 0)
     assert conv2.weight.std().item() == pytest.approx(math.sqrt(2 / 2400), rel=0.05)
+
+
+# --- Chapter 7's options: the defaults stay the classic network ----------------------------------------------
+
+CPU_NIN = {"widths": (32, 64, 128), "first_block": (3, 1, 1), "kernels": (3, 3, 3),
+           "pools": ((2, 2, 0), (2, 2, 0), None)}
+
+
+def test_nin_defaults_are_gap_two_1x1_convs_and_relu_on_the_class_maps():
+    model = nin()
+    assert list(model.block4)[-1].__class__ is nn.ReLU
+    assert [name for name, _ in model.block1.named_children()] == ["conv", "conv_relu", "mlp1", "mlp1_relu",
+                                                                  "mlp2", "mlp2_relu"]
+    assert count_parameters(nin(head="gap", mlp_convs=2, final_relu=True)) == count_parameters(model)
+
+
+@pytest.mark.parametrize("head", ["fc", "fc_dropout"])
+def test_fc_head_flattens_the_class_maps_into_one_linear_layer(head):
+    model = nin(**CPU_NIN, head=head, image_size=28).eval()
+    assert model.fc.in_features == 10 * 7 * 7 and model.fc.out_features == 10
+    assert not any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules())
+    assert (head == "fc_dropout") == hasattr(model, "fc_dropout")
+    assert count_parameters(model) == count_parameters(nin(**CPU_NIN)) + linear(490, 10)
+    with torch.no_grad():
+        assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    classic = nin(head="fc")  # 224×224: 5×5 class maps after three 3/2 pools
+    assert classic.fc.in_features == 10 * 5 * 5
+    with pytest.raises(ValueError, match="head must be one of"):
+        nin(head="max")
+
+
+@pytest.mark.parametrize("mlp_convs", [0, 1, 2])
+def test_mlp_convs_sets_the_1x1_layers_per_block(mlp_convs):
+    model = nin(mlp_convs=mlp_convs)
+    expected = (conv(1, 96, 11) + conv(96, 256, 5) + conv(256, 384, 3) + conv(384, 10, 3)
+                + mlp_convs * (conv(96, 96, 1) + conv(256, 256, 1) + conv(384, 384, 1) + conv(10, 10, 1)))
+    assert count_parameters(model) == expected
+    assert sum(1 for m in model.block2 if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)) == mlp_convs
+    with pytest.raises(ValueError, match="mlp_convs"):
+        nin(mlp_convs=3)
+
+
+def test_final_relu_false_lets_the_class_maps_go_negative():
+    model = nin(**CPU_NIN, final_relu=False)
+    assert not isinstance(list(model.block4)[-1], nn.ReLU)
+    assert isinstance(list(model.block3)[-1], nn.ReLU)  # only the class maps lose it
+    with torch.no_grad():
+        assert (model.eval()(torch.randn(8, 1, 28, 28)) < 0).any()

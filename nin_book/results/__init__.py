@@ -34,9 +34,11 @@ __all__ = [
     "RESULTS_DIR",
     "BenchmarkResult",
     "CommittedRun",
+    "EXPERIMENTS_FILE",
     "RunSummary",
     "committed_runs",
     "find_benchmarks",
+    "load_experiments",
     "load_run",
     "machine_provenance",
     "publish_run",
@@ -44,6 +46,10 @@ __all__ = [
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent
+# Chapter 7's experiments (python -m nin_book.experiments) write one JSON file; committed only from a full run.
+EXPERIMENTS_FILE = "experiments.json"
+EXPERIMENTS_KEYS = ("format", "complete", "full_set", "smoke", "command", "provenance", "settings", "variants",
+                    "wall_seconds")
 
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
@@ -288,3 +294,25 @@ def find_benchmarks(folder: str | os.PathLike = RESULTS_DIR, pattern: str = "ben
     """
     return [BenchmarkResult.from_json(json.loads(path.read_text()), source=f"nin_book/results/{path.name}")
             for path in sorted(Path(folder).glob(pattern))]
+
+
+def load_experiments(path: str | os.PathLike | None = None, *, require_full: bool = True) -> dict[str, Any]:
+    """The results of ``python -m nin_book.experiments``: by default the committed ``experiments.json`` here.
+
+    ``require_full=True`` (what chapter 7 uses) accepts only a finished run of every variant with at least
+    3 seeds at full size; ``False`` also reads a ``--smoke``, ``--only`` or unfinished file. A missing file
+    raises ``FileNotFoundError`` with the command that makes it. Explained in chapter 7, "The paper's claims,
+    measured".
+    """
+    path = Path(path) if path is not None else RESULTS_DIR / EXPERIMENTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no experiment results at {path}; run python -m nin_book.experiments --seeds 3 "
+                                f"--out {path} (about an hour on a 2-core CPU)")
+    report = json.loads(path.read_text())
+    missing = [key for key in EXPERIMENTS_KEYS if key not in report]
+    if missing or not str(report.get("format", "")).startswith("nin_book.experiments/"):
+        raise ValueError(f"{path} is not written by python -m nin_book.experiments (it lacks {', '.join(missing)})")
+    if require_full and not (report["complete"] and report["full_set"]):
+        raise ValueError(f"{path} is not a finished full run (complete={report['complete']}, "
+                         f"full_set={report['full_set']}); pass require_full=False to read it anyway")
+    return report

@@ -1,0 +1,219 @@
+"""Running chapter 7's experiments: each run trains through the book's engine (:func:`nin_book.train.fit`), is
+measured, and is written to one JSON file with its provenance, rewritten atomically after every run.
+
+Explained in chapter 7, "The paper's claims, measured".
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from nin_book.counting import count_parameters
+from nin_book.data import FashionMNIST
+from nin_book.experiments.shift import DIRECTIONS, SHIFT_SEED, SHIFTS, shifted_accuracies
+from nin_book.experiments.stall import (
+    LN10,
+    SPREAD_TOL,
+    STALL_LOSS_TOL,
+    STALL_RECORDS,
+    StallMonitor,
+    is_stalled,
+    is_stuck,
+    stall_mechanism,
+)
+from nin_book.experiments.variants import (
+    BASELINE_PRESET,
+    EXPERIMENT_EPOCHS,
+    GROUPS,
+    STALL_EPOCHS,
+    STALL_TRAIN_IMAGES,
+    TRAIN_EVAL_IMAGES,
+    VARIANTS,
+    Variant,
+    variant_config,
+)
+from nin_book.presets import build_model, get_preset
+from nin_book.results import machine_provenance, write_json
+from nin_book.train import TrainingDiverged, evaluate, fit
+
+__all__ = ["FORMAT", "run_experiments", "run_one", "settings", "summarise"]
+
+FORMAT = "nin_book.experiments/1"
+
+
+def settings(*, seeds: int, smoke: bool) -> dict[str, Any]:
+    """What every run shares (epochs, evaluation sizes, the shifts, the stall detector), written into the JSON so
+    that chapter 7 can say it. Explained in chapter 7, "The paper's claims, measured"."""
+    preset = get_preset(BASELINE_PRESET)
+    return {
+        "baseline_preset": BASELINE_PRESET,
+        "seeds": list(range(seeds)),
+        "epochs": EXPERIMENT_EPOCHS,
+        "preset_epochs": preset.epochs,
+        "epochs_note": (f"every training variant runs {EXPERIMENT_EPOCHS} epochs, fewer than the {preset.epochs} "
+                        f"of the {BASELINE_PRESET} preset, so that the whole set fits in an hour on a 2-core CPU"),
+        "train_eval_images": TRAIN_EVAL_IMAGES,
+        "train_accuracy_note": (f"final train accuracy: the final network in eval mode on the first "
+                                f"{TRAIN_EVAL_IMAGES} training images (all seen in training)"),
+        "translation": {"shifts": list(SHIFTS), "directions": ["down", "up", "right", "left"][:len(DIRECTIONS)],
+                        "seed": SHIFT_SEED, "fill": 0,
+                        "note": "each test image moves k pixels in one of four directions, chosen per image from "
+                                "a fixed seed (the same for every network), zero fill"},
+        "stall": {"steps": STALL_EPOCHS * STALL_TRAIN_IMAGES // preset.batch_size, "epochs": STALL_EPOCHS,
+                  "train_images": STALL_TRAIN_IMAGES, "records": STALL_RECORDS, "loss_tol": STALL_LOSS_TOL,
+                  "ln10": LN10,
+                  "detector": f"stalled: the mean training loss of each of the last {STALL_RECORDS} epochs within "
+                              f"{STALL_LOSS_TOL} of ln 10, and every logit of every step in them exactly 0",
+                  "stuck": f"stuck: the same loss condition, and in every step of those epochs the logits the same "
+                           f"for every image of the batch (spread at most {SPREAD_TOL}): the output ignores the "
+                           "input; includes stalled"},
+        "smoke": smoke,
+        "groups": GROUPS,
+    }
+
+
+def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = False,
+            progress: bool = True) -> dict[str, Any]:
+    """Train one run of ``variant`` with ``seed`` through :func:`nin_book.train.fit` and measure it.
+
+    Returns a JSON-ready record: final test and train accuracy (eval mode), parameters, epochs, wall time,
+    the per-epoch history; the head variants add accuracy on shifted test images, the stall runs the
+    per-step logits, the detector's verdict and the mechanism. Explained in chapter 7.
+    """
+    config = variant_config(variant, seed, smoke=smoke)
+    model = build_model(config)
+    monitor = StallMonitor(model) if variant.kind == "stall" else None
+    start = time.perf_counter()
+    try:
+        result = fit(model, data, config, progress=progress)
+    except TrainingDiverged as err:
+        result = err.result
+    finally:
+        if monitor is not None:
+            monitor.close()
+    train_seconds = time.perf_counter() - start
+    test_images = data.test_images if config.test_limit is None else data.test_images[:config.test_limit]
+    test_labels = data.test_labels[:len(test_images)]
+    n_train = min(TRAIN_EVAL_IMAGES, config.train_limit or TRAIN_EVAL_IMAGES, len(data.train_images))
+    finite = all(math.isfinite(p.detach().sum().item()) for p in model.parameters())
+    record: dict[str, Any] = {
+        "variant": variant.name,
+        "seed": seed,
+        "status": result.status,
+        "message": result.message,
+        "parameters": count_parameters(model),
+        "epochs": len(result.history),
+        "final_test_accuracy": result.final_test_accuracy,
+        "final_train_accuracy": evaluate(model, data.train_images[:n_train], data.train_labels[:n_train],
+                                         batch_size=config.eval_batch_size, precision="fp32") if finite else None,
+        "train_accuracy_while_training": result.history[-1].train_accuracy if result.history else None,
+        "final_train_loss": result.history[-1].train_loss if result.history else None,
+        "train_seconds": train_seconds,
+        "history": [vars(r) for r in result.history],
+    }
+    if record["final_test_accuracy"] is not None and record["final_train_accuracy"] is not None:
+        record["generalisation_gap"] = record["final_train_accuracy"] - record["final_test_accuracy"]
+    if variant.translation and finite:
+        record["shifted_test_accuracy"] = shifted_accuracies(model, test_images, test_labels,
+                                                             batch_size=config.eval_batch_size)
+    if monitor is not None:
+        losses = [r.train_loss for r in result.history]
+        per_epoch = monitor.per_epoch(len(result.history)) if result.history else []
+        spreads = monitor.per_epoch(len(result.history), "logit_spreads") if result.history else []
+        record.update(
+            steps=len(monitor.max_abs_logits),
+            epoch_losses=losses,
+            epoch_max_abs_logits=per_epoch,
+            epoch_logit_spreads=spreads,
+            step_max_abs_logits=monitor.max_abs_logits,
+            step_logit_spreads=monitor.logit_spreads,
+            step_alive_class_map_fraction=monitor.alive_fractions,
+            stalled=is_stalled(losses, per_epoch),
+            stuck=is_stuck(losses, spreads),
+            mechanism=stall_mechanism(model, test_images, test_labels, batch_size=config.eval_batch_size)
+            if finite else None,
+        )
+    record["wall_seconds"] = time.perf_counter() - start
+    return record
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0, "min": min(values), "max": max(values)}
+
+
+def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per-variant mean and spread across seeds (sample standard deviation, min, max) of every measure;
+    stall runs add how many of the seeds stalled. Explained in chapter 7."""
+    summary: dict[str, Any] = {"seeds": len(runs)}
+    for key in ("final_test_accuracy", "final_train_accuracy", "generalisation_gap", "parameters",
+                "train_seconds", "wall_seconds"):
+        summary[key] = _spread([r.get(key) for r in runs])
+    shifted = [r["shifted_test_accuracy"] for r in runs if "shifted_test_accuracy" in r]
+    if shifted:
+        summary["shifted_test_accuracy"] = {k: _spread([s[k] for s in shifted]) for k in shifted[0]}
+    if any("stalled" in r for r in runs):
+        summary["stalled"] = sum(bool(r.get("stalled")) for r in runs)
+        summary["stuck"] = sum(bool(r.get("stuck")) for r in runs)
+        summary["final_train_loss"] = _spread([r.get("final_train_loss") for r in runs])
+    return summary
+
+
+def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: int = 3, smoke: bool = False,
+                    out: Any = None, command: str = "", progress: bool = True,
+                    on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every variant with seeds ``0 … seeds-1`` and return the results; with ``out``, write them there
+    (atomically, after every run, so a stopped run keeps what it finished; ``complete`` says whether all ran).
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    report: dict[str, Any] = {
+        "format": FORMAT,
+        "complete": False,
+        # True only for the run chapter 7 reads: every variant, at least 3 seeds, real sizes (not --smoke).
+        "full_set": not smoke and seeds >= 3 and {v.name for v in variants} == set(VARIANTS),
+        "smoke": smoke,
+        "command": command,
+        "provenance": machine_provenance(),
+        "torch_threads": torch.get_num_threads(),
+        "settings": settings(seeds=seeds, smoke=smoke),
+        "variants": {v.name: {"groups": list(v.groups), "description": v.description, "kind": v.kind,
+                              "config": variant_config(v, 0, smoke=smoke).to_dict(), "runs": [], "summary": {}}
+                     for v in variants},
+        "wall_seconds": 0.0,
+    }
+    start = time.perf_counter()
+    jobs = [(v, seed) for v in variants for seed in range(seeds)]
+    overall = tqdm(jobs, desc="experiments", unit="run", disable=not progress)
+    try:
+        for variant, seed in overall:
+            overall.set_postfix_str(f"{variant.name} seed {seed}")
+            record = run_one(variant, seed, data, smoke=smoke, progress=progress)
+            entry = report["variants"][variant.name]
+            entry["runs"].append(record)
+            entry["summary"] = summarise(entry["runs"])
+            report["wall_seconds"] = time.perf_counter() - start
+            if on_run is not None:
+                on_run(record)
+            if out is not None:
+                write_json(out, report)
+    finally:
+        overall.close()
+    report["complete"] = True
+    report["wall_seconds"] = time.perf_counter() - start
+    report["load_average_after"] = machine_provenance()["load_average"]
+    if out is not None:
+        write_json(out, report)
+    return report
