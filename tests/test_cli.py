@@ -26,7 +26,9 @@ def test_smoke_preset_writes_valid_metrics_json(tmp_path, capsys):
     metrics = json.loads(out.read_text())
     assert metrics["status"] == "completed" and metrics["config"]["preset"] == "smoke"
     assert metrics["config"]["epochs"] == 2 and metrics["config"]["seed"] == 1
-    assert metrics["device"] == "cpu" and metrics["torch_version"] == torch.__version__ and metrics["device_name"]
+    # The device is left on auto: the GPU where torch sees one (a GPU machine passes too), else the CPU.
+    expected_device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert metrics["device"] == expected_device and metrics["torch_version"] == torch.__version__ and metrics["device_name"]
     assert len(metrics["history"]) == 2
     assert set(metrics["history"][0]) >= {"train_loss", "train_accuracy", "test_accuracy", "images_per_second",
                                           "wall_seconds"}
