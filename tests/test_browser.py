@@ -284,7 +284,9 @@ return {
   widgetState: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
   widgetsDrawn: views.filter(v => {
     const area = v.previousElementSibling;
-    return area && area.classList.contains('widget-subarea') && area.querySelector('.jupyter-widgets')
+    // A drawn view is a Lumino widget: ipywidgets' own carry .jupyter-widgets, anywidget's views (the explorers)
+    // only .lm-Widget (with .jupyter-widgets-disconnected on a static page).
+    return area && area.classList.contains('widget-subarea') && area.querySelector('.jupyter-widgets, .lm-Widget')
       && !area.textContent.includes('Error displaying widget') && !area.querySelector('.jupyter-widgets-error-widget');
   }).length,
 };
@@ -545,6 +547,10 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
         question = f"print(explorer.kernel, explorer.view_data() == {expected!r})"
         assert driver.execute_async_script(LAB_ASK_KERNEL_JS, question).strip() == "10 True"
     finally:
+        # Leave JupyterLab before stopping it, and drop what leaving logs (its beforeunload prompt is blocked with
+        # a console error): the module's browser is shared, and the next page test must not inherit that message.
+        driver.get("about:blank")
+        driver.get_log("browser"), driver.get_log("performance")
         lab.terminate()
         try:
             lab.wait(timeout=20)
