@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nin_book.presets import PRESET_NAMES
 from nin_book.train import main
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
@@ -81,7 +82,8 @@ def test_unknown_preset_in_the_environment_fails_in_one_line(capsys, tmp_path, m
     with pytest.raises(SystemExit):
         main(["--metrics-out", str(tmp_path / "m.json")])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown preset 'fastest'; valid presets: seed224, cpu, smoke" in err
+    assert err.count("\n") == 1 and f"unknown preset 'fastest'; valid presets: {', '.join(PRESET_NAMES)}" in err
+    assert all(name in err for name in ("seed224", "cpu", "classic", "smoke"))  # the presets chapter 5 describes
 
 
 def test_missing_data_is_reported_without_a_traceback(capsys, tmp_path, monkeypatch):
