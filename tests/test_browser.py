@@ -8,7 +8,8 @@ Each page must load with no JavaScript console error and no failed request; ever
 localhost (the book works offline); every image must decode; every internal link must lead to an existing
 page and anchor; math must be typeset by MathJax; saved widgets must be drawn by the widget manager; each
 chapter page must carry the Colab launch button for the repository and branch in _config.yml.
-A screenshot of each page is saved under _build/screenshots/.
+A screenshot of each page is saved outside the repository: under $NIN_BOOK_SCREENSHOTS if set, else in
+pytest's temporary folder (its path is printed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +35,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "screenshots"
 # What the book is built from (folder, file pattern): a change to any of these makes _build/html stale.
 SOURCES = (("chapters", "*.ipynb"), ("chapters", "*.md"), ("nin_book", "*.py"), ("nin_book", "*.mjs"), ("_ext", "*.py"),
            ("_extra", "*"),
@@ -200,12 +201,21 @@ def _wait_for(driver, script: str, what: str, timeout: float = PAGE_TIMEOUT_S) -
         time.sleep(0.2)
 
 
-def _screenshot(driver, page: str) -> Path:
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where page screenshots go: $NIN_BOOK_SCREENSHOTS, else a pytest temporary folder; never the repository."""
+    configured = os.environ.get("NIN_BOOK_SCREENSHOTS")
+    folder = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
+    print(f"\nscreenshots: {folder}", flush=True)
+    return folder
+
+
+def _screenshot(driver, page: str, folder: Path) -> Path:
     """The whole page (up to 12,000 px tall), through the DevTools protocol."""
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1}
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
-    path = SCREENSHOTS / (page.removesuffix(".html").replace("/", "__") + ".png")
+    path = folder / (page.removesuffix(".html").replace("/", "__") + ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
@@ -291,7 +301,7 @@ return views.every(v => v.previousElementSibling && v.previousElementSibling.cla
 
 
 @pytest.mark.parametrize("page", book_pages())
-def test_page_in_browser(page: str, server: _Server, driver) -> None:
+def test_page_in_browser(page: str, server: _Server, driver, screenshots: Path) -> None:
     driver.get_log("browser"), driver.get_log("performance")  # drop what the previous page left
     first_request = len(server.requests)
     driver.get(server.url + page)
@@ -313,7 +323,7 @@ def test_page_in_browser(page: str, server: _Server, driver) -> None:
         problems.append(str(err))
     time.sleep(0.3)  # let late requests and console messages arrive
     state = driver.execute_script(PAGE_STATE_JS)
-    shot = _screenshot(driver, page)
+    shot = _screenshot(driver, page, screenshots)
 
     console = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     origin = server.url.rstrip("/")
@@ -346,7 +356,7 @@ def test_page_in_browser(page: str, server: _Server, driver) -> None:
         if colab not in state["hrefs"]:
             problems.append(f"no Colab launch button linking to {colab}")
 
-    assert not problems, f"{page} (screenshot {shot.relative_to(ROOT)}):\n  " + "\n  ".join(problems)
+    assert not problems, f"{page} (screenshot {shot}):\n  " + "\n  ".join(problems)
 
 
 # --- The explorers: moved with the keyboard, answering with Python's numbers -----------------------------------
@@ -537,6 +547,10 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
         question = f"print(explorer.kernel, explorer.view_data() == {expected!r})"
         assert driver.execute_async_script(LAB_ASK_KERNEL_JS, question).strip() == "10 True"
     finally:
+        # Leave JupyterLab before stopping it, and drop what leaving logs (its beforeunload prompt is blocked with
+        # a console error): the module's browser is shared, and the next page test must not inherit that message.
+        driver.get("about:blank")
+        driver.get_log("browser"), driver.get_log("performance")
         lab.terminate()
         try:
             lab.wait(timeout=20)

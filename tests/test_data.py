@@ -51,10 +51,27 @@ def test_failed_download_is_reported_not_raised_raw(monkeypatch, tmp_path):
         raise ConnectionError("no network")
 
     monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.delenv(data.OFFLINE_ENV_VAR, raising=False)  # a reader's machine: downloads allowed
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
     with pytest.raises(DataNotFoundError, match="ConnectionError: no network"):
         find_fashion_mnist(download_root=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("value", ["1", "yes"])
+def test_offline_switch_forbids_the_download_and_says_so(monkeypatch, tmp_path, value):
+    import torchvision.datasets
+
+    def must_not_download(*args, **kwargs):
+        raise AssertionError("the loader tried to download although NIN_BOOK_OFFLINE is set")
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv(data.OFFLINE_ENV_VAR, value)
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", must_not_download)
+    with pytest.raises(DataNotFoundError, match="download: not tried, because NIN_BOOK_OFFLINE is set"):
+        load_fashion_mnist(download_root=tmp_path / "cache")  # download=True, the readers' default
+    assert not (tmp_path / "cache").exists()
 
 
 def test_wrong_explicit_path_is_reported(tmp_path):

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from nin_book.models import alexnet, nin
+from nin_book.presets import build_model, get_preset
 from nin_book.shapes import (
     ShapeError,
     accepts_input,
@@ -32,13 +33,27 @@ def test_trace_until_error_keeps_the_rows_before_the_failing_layer():
     assert "layer 'pool2'" in result.message and "kernel 3 is larger than the padded input 2" in result.message
 
 
-def test_trace_until_error_matches_trace_when_everything_fits():
-    model = nin()
-    full = trace(model, (1, 224, 224), depth=1)
-    result = trace_until_error(model, (1, 224, 224), depth=1)
+def test_trace_until_error_gives_the_hand_computed_shapes_when_everything_fits():
+    # 96×96 by (size + 2p - k) // s + 1: block1 (96 - 11) // 4 + 1 = 22, pool1 (22 - 3) // 2 + 1 = 10,
+    # block2 keeps 10, pool2 4, block3 keeps 4, pool3 1, block4 keeps 1.
+    result = trace_until_error(nin(), (1, 96, 96), depth=1)
     assert result.ok and result.error is None
-    assert result.trace.shapes == full.shapes and result.trace.total_flops == full.total_flops
+    assert result.trace.shapes == [(96, 22, 22), (96, 10, 10), (256, 10, 10), (256, 4, 4), (384, 4, 4), (384, 1, 1),
+                                   (384, 1, 1), (10, 1, 1), (10, 1, 1), (10,)]
     assert result.message.endswith("output 10")
+
+
+def test_trace_of_the_cpu_network_by_hand():
+    # The cpu preset's network (chapter 5): 3×3/1 pad 1 blocks keep the size, 2/2 pools halve it, no third pool.
+    rows = trace(build_model(get_preset("cpu")), (1, 28, 28), depth=1)
+    by_name = {r.name: r.output_shape for r in rows}
+    assert [by_name[n] for n in ("block1", "pool1", "block2", "pool2", "block3", "block4", "gap", "flatten")] == [
+        (32, 28, 28), (32, 14, 14), (64, 14, 14), (64, 7, 7), (128, 7, 7), (10, 7, 7), (10, 1, 1), (10,)]
+    # Per block, 2·k·k·c_in·c_out·H·W for its 3×3 convolution and its two 1×1 convolutions; batch norm counts 0.
+    block = {r.name: r.flops for r in rows}
+    for name, c_in, c_out, size in (("block1", 1, 32, 28), ("block2", 32, 64, 14), ("block3", 64, 128, 7),
+                                    ("block4", 128, 10, 7)):
+        assert block[name] == 2 * size * size * (9 * c_in * c_out + 2 * c_out * c_out), name
 
 
 def test_trace_until_error_rejects_non_positive_sizes_without_raising():

@@ -194,8 +194,23 @@ def test_predict_and_evaluate_agree():
     logits = predict(model, data.test_images, batch_size=16, logits=True)
     assert labels.shape == (64,) and labels.dtype == torch.int64 and logits.shape == (64, 10)
     assert torch.equal(logits.argmax(1), labels)
-    expected = (labels == data.test_labels).float().mean().item()
-    assert evaluate(model, data.test_images, data.test_labels) == pytest.approx(expected)
+    assert model.training  # prediction restores the mode it found
+
+
+def test_evaluate_against_a_model_whose_answers_are_known():
+    # A linear "model" whose score for class k is pixel (0, k) of the image: normalising is the same increasing
+    # map for every pixel, so its prediction is the brightest of the first ten pixels of the top row, and its
+    # accuracy can be counted straight from the uint8 images, without nin_book.
+    data = toy_data()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10, bias=False))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[torch.arange(10), torch.arange(10)] = 1.0
+    model.train()
+    top_row = data.test_images[:, 0, :10].long() * 10 - torch.arange(10)  # ties go to the first, as argmax does
+    expected = (top_row.argmax(1) == data.test_labels).sum().item() / len(data.test_labels)
+    assert evaluate(model, data.test_images, data.test_labels, batch_size=16) == expected
+    assert torch.equal(predict(model, data.test_images), top_row.argmax(1))
     assert model.training  # evaluation restores the mode it found
 
 
@@ -221,7 +236,9 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 def test_train_preset_smoke_learns_something():
     model, result = train_preset("smoke", progress=False)
     assert result.config == get_preset("smoke") and len(result.history) == result.config.epochs
-    assert result.final_test_accuracy > 0.3  # ten classes: chance is 0.1
+    # Ten classes: guessing gets 0.1 of the preset's 256 test images right, 25.6 ± 4.8 of them; 0.2 (51) is
+    # more than five standard deviations above that. (The smoke preset, batches of 32, reaches about 0.44 on the real data.)
+    assert result.final_test_accuracy > 0.2
     assert isinstance(model, nn.Module)
 
 
