@@ -15,6 +15,8 @@ IMPORT = re.compile(r"^\s*(?:from nin_book\.([\w.]+) import|import nin_book\.([\
 README_ROW = re.compile(r"^\| (\d+) \| \[[^\]]+\]\((chapters/[^)]+)\) \| ([^|]+) \| ([^|]+) \|$", re.MULTILINE)
 # "Explained in chapter 5, "Training NiN on Fashion-MNIST"" and the like, titles possibly wrapped over lines.
 TITLE_MENTION = re.compile(r'chapters? (\d+)[^"\n]{0,3}, "([^"]+)"')
+# Chapters whose code has landed before their notebook (issue 12: the experiments run first, chapter 7 reads them).
+PLANNED = {7: "The paper's claims, measured"}
 
 
 def chapter_title(path: Path) -> str:
@@ -48,7 +50,7 @@ def test_readme_row_lists_the_modules_the_chapter_imports(chapter: Path) -> None
 
 
 def test_docstrings_name_chapters_by_their_current_titles() -> None:
-    titles = {int(p.name[:2]): chapter_title(p) for p in CHAPTERS}
+    titles = {**PLANNED, **{int(p.name[:2]): chapter_title(p) for p in CHAPTERS}}
     wrong = []
     for source in sorted((ROOT / "nin_book").rglob("*")):
         if source.suffix not in (".py", ".mjs"):

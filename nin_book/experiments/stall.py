@@ -7,7 +7,7 @@ A wider form of the same failure: an earlier layer dies, the logits no longer de
 for every image, not necessarily zero), the best they can do is the class frequencies, uniform here, and the loss
 again sits at ln 10 with no gradient reaching the first layers. :func:`is_stalled` is the narrow test (all
 logits zero); :func:`is_stuck` the wide one (the same logits for every image).
-Explained in chapter 7, "Why NiN training stalls at loss ln 10".
+Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def is_stuck(losses: Sequence[float], logit_spreads: Sequence[float], *, records
     loss within ``loss_tol`` of ln 10, and in every step the logits the same for all images of the batch (the
     largest spread of a logit across the batch at most ``spread_tol``). Includes :func:`is_stalled`'s case.
 
-    Explained in chapter 7, "Why NiN training stalls at loss ln 10".
+    Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
     if records < 1:
         raise ValueError(f"records must be at least 1, got {records}")
@@ -75,7 +75,7 @@ class StallMonitor:
     output of ``model.block4``) above zero. Attach it before :func:`nin_book.train.fit` and
     :meth:`close` it after; it records only while the model is in training mode.
 
-    Explained in chapter 7, "Why NiN training stalls at loss ln 10".
+    Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -117,7 +117,7 @@ def stall_mechanism(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
     For a stalled network: all logits 0, every softmax probability 0.1, loss ln 10, all ten maps dead, gradient 0.
     ``logit_spread`` is the largest spread of a logit across the images: 0 when the output ignores the input.
-    Explained in chapter 7, "Why NiN training stalls at loss ln 10".
+    Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
     activity: list[torch.Tensor] = []
     handle = model.block4.register_forward_hook(lambda m, a, out: activity.append((out > 0).flatten(2).any(2)))
