@@ -201,6 +201,17 @@ def _wait_for(driver, script: str, what: str, timeout: float = PAGE_TIMEOUT_S) -
         time.sleep(0.2)
 
 
+def _wait_until_quiet(driver, quiet_s: float = 0.5, timeout: float = 10.0) -> None:
+    """Wait until the page has started no new request for ``quiet_s`` seconds (a condition, not a fixed sleep)."""
+    count = "return performance.getEntriesByType('resource').length"
+    deadline, last, since = time.monotonic() + timeout, driver.execute_script(count), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = driver.execute_script(count)
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where page screenshots go: $NIN_BOOK_SCREENSHOTS, else a pytest temporary folder; never the repository."""
@@ -321,7 +332,7 @@ def test_page_in_browser(page: str, server: _Server, driver, screenshots: Path) 
         _wait_for(driver, WIDGETS_DRAWN_JS, "the widget manager to draw the saved widgets", timeout=30)
     except AssertionError as err:
         problems.append(str(err))
-    time.sleep(0.3)  # let late requests and console messages arrive
+    _wait_until_quiet(driver)  # late requests and console messages arrive before the page is judged
     state = driver.execute_script(PAGE_STATE_JS)
     shot = _screenshot(driver, page, screenshots)
 
