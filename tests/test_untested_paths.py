@@ -85,10 +85,11 @@ class _NaNLoss(torch.nn.CrossEntropyLoss):
 def test_cli_exits_1_when_training_diverges(tmp_path, capsys, toy_cli, monkeypatch):
     monkeypatch.setattr(torch.nn, "CrossEntropyLoss", lambda *a, **k: _NaNLoss(3, *a, **k))
     out = tmp_path / "m.json"
-    assert main(["--preset", "smoke", "--epochs", "2", "--metrics-out", str(out)]) == 1
+    assert main(["--preset", "smoke", "--epochs", "2", "--batch-size", "64", "--metrics-out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "at step 3; lower the learning rate" in err and "Traceback" not in err
-    # 128 images in batches of 64: two steps per epoch, so step 3 is in epoch 2 and epoch 1 is kept.
+    # 128 images in batches of 64 (set here, whatever the preset says): two steps per epoch, so step 3 is in
+    # epoch 2 and epoch 1 is kept.
     metrics = json.loads(out.read_text())
     assert metrics["status"] == "diverged" and [r["epoch"] for r in metrics["history"]] == [1]
 
