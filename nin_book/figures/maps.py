@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -20,7 +22,21 @@ __all__ = ["plot_averaged_maps", "plot_evidence_on_object", "show_class_averages
 
 TRUE_COLOR = "#009E73"  # green frame: the true class
 PRED_COLOR = "#D55E00"  # vermilion frame: the predicted class, when it is wrong
-MAP_CMAP = "inferno"
+MAP_CMAP = "inferno"  # a map on its own (its cells written in)
+OVERLAY_CMAP = "YlOrRd"  # a map laid over a grey image: warm colours stay distinct from the grey
+
+
+def _overlay(ax, values: np.ndarray, vmax: float, vmin: float = 0.0) -> None:
+    """Lay ``values`` over what ``ax`` shows: colour and opacity both grow from ``vmin`` to ``vmax``, so where the
+    map is low the image shows through unchanged (an even alpha over grey turns every colour muddy)."""
+    share = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0) if vmax > vmin else np.zeros_like(values)
+    rgba = plt.get_cmap(OVERLAY_CMAP)(share)
+    rgba[..., 3] = 0.9 * share
+    ax.imshow(rgba)
+
+
+def _overlay_colorbar(fig: Figure, axes, vmax: float, label: str = "map value") -> None:
+    fig.colorbar(ScalarMappable(Normalize(0, vmax), cmap=OVERLAY_CMAP), ax=axes, fraction=0.02, pad=0.01, label=label)
 
 
 def _frame(ax, color: str) -> None:
@@ -39,7 +55,6 @@ def show_class_maps(
     averaged: torch.Tensor,
     true_label: int | None = None,
     classes: Sequence[int] | None = None,
-    alpha: float = 0.6,
     title: str | None = None,
 ) -> Figure:
     """The image, then each class's map (upsampled to the image, (C, H, W)) laid over it.
@@ -67,13 +82,13 @@ def show_class_maps(
     for ax, c in zip(panels, chosen, strict=False):  # a 2-row grid may have one spare panel
         ax.axis("on")
         ax.imshow(img, cmap="gray")
-        shown = ax.imshow(maps[c].cpu().numpy(), cmap=MAP_CMAP, alpha=alpha, vmin=0, vmax=vmax)
+        _overlay(ax, maps[c].cpu().numpy(), vmax)
         mark = " ◀" if c == predicted else ""
         ax.set_title(f"{class_names[c]}\nmean {float(averaged[c]):.2f}{mark}", fontsize=8,
                      fontweight="bold" if c == predicted else "normal")
         color = TRUE_COLOR if c == true_label else (PRED_COLOR if c == predicted else "none")
         _frame(ax, color)
-    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label="map value")
+    _overlay_colorbar(fig, axes.ravel().tolist(), vmax)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -163,12 +178,12 @@ def plot_evidence_on_object(area: torch.Tensor, on_object: torch.Tensor, correct
     return fig
 
 
-def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, class_names: Sequence[str],
-                        alpha: float = 0.6) -> Figure:
+def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, class_names: Sequence[str]) -> Figure:
     """For each class, its average test image with its own map averaged over those images laid on top.
 
     ``mean_images`` and ``mean_maps`` are (C, H, W) at the same size; each panel has its own colour
-    scale (the question is *where* the evidence sits, not how much). Explained in chapter 6.
+    scale, from its lowest to its highest value (the question is *where* the evidence sits, not how much).
+    Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     if mean_images.shape != mean_maps.shape or mean_maps.ndim != 3:
         raise ValueError(f"mean_images {tuple(mean_images.shape)} and mean_maps {tuple(mean_maps.shape)} "
@@ -184,7 +199,9 @@ def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, clas
             ax.set_title(f"{class_names[c]}\n(no images)", fontsize=8)
             continue
         ax.imshow(mean_images[c].cpu().numpy(), cmap="gray")
-        ax.imshow(mean_maps[c].cpu().numpy(), cmap=MAP_CMAP, alpha=alpha)
+        values = mean_maps[c].cpu().numpy()
+        # Each class on its own scale, lowest to highest value: the question is where, not how much.
+        _overlay(ax, values, float(np.nanmax(values)), float(np.nanmin(values)))
         ax.set_title(class_names[c], fontsize=8)
     fig.tight_layout()
     return fig
