@@ -37,9 +37,11 @@ export function tableHtml(header, rows, numericFrom) {
 export const messageHtml = (text, kind = "") => `<div class="nin-message ${kind ? `nin-${kind}` : ""}">${esc(text)}</div>`;
 export const impossibleHtml = (text) => `<div class="nin-message nin-error"><b>Impossible setting.</b> ${esc(text)}</div>`;
 
-/** Activation volumes as cuboids: face H×W (to scale), depth log₂(channels); `steps` label the arrows between. */
+/** Activation volumes as cuboids: face H×W on a square-root scale (a 1×1 map stays visible beside 224×224),
+ *  depth proportional to the channels (so 256 → 64 looks four times thinner); `steps` label the arrows between. */
 export function volumesSvg(volumes, steps) {
   const biggest = Math.max(...volumes.map((v) => v.shape[1]));
+  const widest = Math.max(...volumes.map((v) => v.shape[0]));
   const parts = [];
   let x = 10;
   const mid = 95;
@@ -47,7 +49,7 @@ export function volumesSvg(volumes, steps) {
     const [c, h, w] = v.shape;
     const side = 16 + 110 * Math.sqrt(h / biggest);
     const width = 16 + 110 * Math.sqrt(w / biggest);
-    const depth = 4 + 7 * Math.log2(c + 1);
+    const depth = 3 + 87 * (c / widest);
     const dx = 0.7 * Math.min(depth, 90);
     const dy = 0.5 * Math.min(depth, 90);
     const y0 = mid - side / 2;
