@@ -10,6 +10,7 @@ Explained in chapter 1, "The 1×1 convolution", and chapter 2, "The NiN block".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -26,6 +27,8 @@ __all__ = [
     "one_by_one_example_figure",
     "block_diagrams_figure",
     "feature_maps_figure",
+    "filter_maps_figure",
+    "mixed_maps_figure",
 ]
 
 GREY = "#999999"
@@ -171,4 +174,43 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
         bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10, y=1.03)
+    return fig
+
+
+def _signed_panel(ax: Axes, fmap: torch.Tensor, limit: float, title: str) -> Any:
+    picture = ax.imshow(fmap, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+    return picture
+
+
+def filter_maps_figure(image: torch.Tensor, label: str, maps: torch.Tensor, names: Sequence[str]) -> Figure:
+    """The input image, then one map per filter, all maps on one symmetric colour scale with a colour bar
+    (red positive, blue negative), so their strengths compare. Explained in chapter 1, "The 1×1 convolution".
+    """
+    limit = float(maps.abs().max()) or 1.0
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(8.4, 2.0))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title(f"input: {label}", fontsize=9)
+    axes[0].set_axis_off()
+    for ax, fmap, name in zip(axes[1:], maps, names, strict=True):
+        picture = _signed_panel(ax, fmap, limit, name)
+    fig.colorbar(picture, ax=list(axes[1:]), fraction=0.03, pad=0.02, label="filter response")
+    return fig
+
+
+def mixed_maps_figure(outputs: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor, names: Sequence[str]) -> Figure:
+    """Each output channel of a 1×1 convolution over its recipe: the weight of each input map (written below
+    the map, largest first, weights under 0.005 left out) and the bias. All maps share one symmetric colour scale
+    with a colour bar. Explained in chapter 1, "The 1×1 convolution".
+    """
+    limit = float(outputs.abs().max()) or 1.0
+    fig, axes = plt.subplots(1, len(outputs), figsize=(8.4, 3.3))
+    for o, ax in enumerate(axes):
+        picture = _signed_panel(ax, outputs[o], limit, f"output channel {o}")
+        terms = sorted(((float(weights[o, c]), names[c]) for c in range(len(names))), key=lambda t: -abs(t[0]))
+        recipe = [f"{w:+.2f} × {name}" for w, name in terms if abs(w) >= 0.005] + [f"{float(bias[o]):+.2f} bias"]
+        ax.text(0.5, -0.04, "\n".join(recipe), transform=ax.transAxes, ha="center", va="top", fontsize=9)
+    fig.colorbar(picture, ax=list(axes), fraction=0.03, pad=0.02, label="output value")
+    fig.subplots_adjust(bottom=0.32)
     return fig
