@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from nin_book.results import machine_provenance, write_json
+from nin_book.results import cpu_model, load_average, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "_build" / "html" / "chapters" / "04_parameters_vs_vgg.html"
@@ -45,13 +45,6 @@ for (let i = 0; i < moves; i++) {
 }
 return times;
 """
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str]) -> int:
@@ -96,10 +89,10 @@ def main(argv: list[str]) -> int:
         "moves": len(times),
         "goal_median_ms": 16,
         "median_share_of_a_frame": round(statistics.median(times) / 16, 3),  # the reference: one 60 Hz frame
-        "load_average": machine_provenance()["load_average"],
+        "load_average": load_average(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_model(),
-        "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t")) - 1 if Path("/proc/cpuinfo").exists() else None,
+        "cpus": os.cpu_count(),
         "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
         "command": "python benchmarks/explorer_redraw.py " + " ".join(argv),
     }

@@ -23,7 +23,6 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -34,7 +33,7 @@ from torchvision import transforms
 from nin_book.data import load_fashion_mnist
 from nin_book.models import nin
 from nin_book.presets import TrainConfig
-from nin_book.results import write_json
+from nin_book.results import load_average, write_json
 from nin_book.train import device_name, fit, resolve_device
 
 
@@ -95,13 +94,6 @@ def ours_train(data, device: torch.device, resolution: int, batch_size: int, bat
     torch.manual_seed(0)
     result = fit(nin(), data, config, progress=False)
     return result.history[-1].images_per_second
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

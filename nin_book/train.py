@@ -16,7 +16,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from nin_book.batches import DeviceBatches
 from nin_book.checkpoint import OutputInUseError, atomic_write_bytes, load_checkpoint, lock_output, save_checkpoint
 from nin_book.data import FashionMNIST, load_fashion_mnist
 from nin_book.presets import PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
+from nin_book.results import cpu_model
 from nin_book.shapes import ShapeError, trace
 
 __all__ = [
@@ -151,12 +151,7 @@ def device_name(device: torch.device) -> str:
     """A human-readable name of the device: the GPU model, or the CPU model and thread count."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     return f"{model} ({os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads)"
 
 

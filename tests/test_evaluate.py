@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from toys import metrics  # noqa: E402
 
 from nin_book.data import CLASS_NAMES  # noqa: E402
 from nin_book.evaluate import (  # noqa: E402
@@ -82,18 +83,6 @@ def test_examples_per_class_takes_first_of_each():
     assert examples_per_class(LABELS, per_class=2, num_classes=3).tolist() == [0, 1, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="class 1 has only 2"):
         examples_per_class(LABELS, per_class=3, num_classes=3)
-
-
-def metrics(preset="seed224", accuracies=(0.8, 0.9)):
-    # The shape of what the training engine writes (TrainResult.to_dict() / the CLI's JSON).
-    return {
-        "config": {"preset": preset, "epochs": len(accuracies)},
-        "device_name": "NVIDIA H100 80GB HBM3",
-        "torch_version": "2.14.1",
-        "images_per_second": 40000.0,
-        "wall_seconds": 55.0,
-        "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
-    }
 
 
 def test_figures_draw():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toys import toy_data
 
 import nin_book.train as train_module
 from nin_book import checkpoint as checkpoint_module
@@ -31,7 +32,7 @@ from nin_book.checkpoint import (
     save_checkpoint,
 )
 from nin_book.counting import count_flops, count_parameters
-from nin_book.data import DataNotFoundError, FashionMNIST, find_fashion_mnist, read_idx
+from nin_book.data import DataNotFoundError, find_fashion_mnist, read_idx
 from nin_book.models import nin
 from nin_book.presets import TrainConfig, build_model
 from nin_book.shapes import accepts_input, conv_output_size, trace
@@ -39,13 +40,6 @@ from nin_book.train import fit, main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"widths": (4, 8, 8), "first_block": (3, 1, 1), "batch_norm": True, "dropout": 0.0}
-
-
-def toy_data(n_train: int = 128, n_test: int = 64) -> FashionMNIST:
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n_train + n_test, 28, 28), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return FashionMNIST(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:], source="toy")
 
 
 def config(**changes) -> TrainConfig:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from toys import metrics, toy_data
 
 from nin_book.data import FashionMNIST
 from nin_book.presets import TrainConfig, build_model, config_from_dict, get_preset
@@ -19,18 +20,6 @@ from nin_book.results import (
     write_json,
 )
 from nin_book.train import fit, predict
-
-
-def metrics(preset="seed224", accuracies=(0.8, 0.9)):
-    # The shape of what the training engine writes (TrainResult.to_dict() / the CLI's JSON).
-    return {
-        "config": {"preset": preset, "epochs": len(accuracies)},
-        "device_name": "NVIDIA H100 80GB HBM3",
-        "torch_version": "2.14.1",
-        "images_per_second": 40000.0,
-        "wall_seconds": 55.0,
-        "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
-    }
 
 
 def test_run_summary_from_metrics():
@@ -62,15 +51,8 @@ def test_benchmarks_are_read_and_the_ratio_recomputed(tmp_path):
         BenchmarkResult.from_json({"device": "cpu"}, source="bad.json")
 
 
-def toy_data(n_train=96, n_test=40, seed=0) -> FashionMNIST:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n_train + n_test, 28, 28), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return FashionMNIST(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:], source="toy")
-
-
 def finished_run(tmp_path: Path, epochs=2) -> tuple[Path, Path, FashionMNIST, TrainConfig]:
-    data = toy_data()
+    data = toy_data(96, 40)
     config = get_preset("smoke").replace(device="cpu", epochs=epochs, train_limit=None, test_limit=None, batch_size=32)
     checkpoint = tmp_path / "run.pt"
     result = fit(build_model(config), data, config, checkpoint=checkpoint, progress=False)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from toys import toy_data
 
 from nin_book import checkpoint as checkpoint_module
 from nin_book.checkpoint import load_checkpoint, load_model, save_checkpoint
@@ -17,14 +18,6 @@ needs_debian = pytest.mark.skipif(not (DEBIAN / "train-images-idx3-ubyte.gz").ex
                                   reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
 
 TINY = {"widths": (8, 16, 16), "first_block": (3, 1, 1), "batch_norm": True, "dropout": 0.2}
-
-
-def toy_data(n_train: int = 128, n_test: int = 64, seed: int = 0) -> FashionMNIST:
-    """Random 28x28 uint8 images with random labels: learnable only by memorising."""
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n_train + n_test, 28, 28), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return FashionMNIST(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:], source="toy")
 
 
 def config(**changes) -> TrainConfig:

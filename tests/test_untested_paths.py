@@ -6,21 +6,14 @@ import math
 
 import pytest
 import torch
+from toys import toy_data
 
 import nin_book.train as train_module
 from nin_book.checkpoint import load_checkpoint
-from nin_book.data import FashionMNIST
 from nin_book.presets import TrainConfig, build_model
 from nin_book.train import fit, main
 
 TINY = {"widths": (4, 8, 8), "first_block": (3, 1, 1), "batch_norm": True, "dropout": 0.0}
-
-
-def toy_data(n_train: int = 64, n_test: int = 32) -> FashionMNIST:
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n_train + n_test, 28, 28), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return FashionMNIST(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:], source="toy")
 
 
 def config(**changes) -> TrainConfig:
@@ -34,7 +27,7 @@ def test_cosine_schedule_follows_warmup_then_half_cosine():
     # recorded after epoch e is the one after e optimizer steps.
     peak = 0.1
     cfg = config(epochs=10, lr=peak, schedule="cosine", warmup_fraction=0.2)
-    result = fit(build_model(cfg), toy_data(n_train=32), cfg, progress=False)
+    result = fit(build_model(cfg), toy_data(n_train=32, n_test=32), cfg, progress=False)
     lr = {r.epoch: r.lr for r in result.history}
     assert lr[2] == pytest.approx(peak)                          # t = 0: the peak, warm-up done
     assert lr[4] == pytest.approx(peak * (2 + math.sqrt(2)) / 4)  # t = 1/4: cos(pi/4) = sqrt(2)/2
@@ -46,7 +39,7 @@ def test_cosine_schedule_follows_warmup_then_half_cosine():
 
 
 def test_resume_false_trains_afresh_over_an_existing_checkpoint(tmp_path):
-    data, cfg = toy_data(), config(epochs=2)
+    data, cfg = toy_data(64, 32), config(epochs=2)
     ckpt = tmp_path / "run.pt"
     first = fit(build_model(cfg), data, cfg, checkpoint=ckpt, progress=False)
     assert load_checkpoint(ckpt)["epoch"] == 2

@@ -37,8 +37,10 @@ __all__ = [
     "EXPERIMENTS_FILE",
     "RunSummary",
     "committed_runs",
+    "cpu_model",
     "find_benchmarks",
     "load_experiments",
+    "load_average",
     "load_run",
     "machine_provenance",
     "publish_run",
@@ -60,26 +62,39 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+def cpu_model() -> str:
+    """The processor's model name, from /proc/cpuinfo where there is one.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, as "a b c" ("unknown" where the OS has none).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def machine_provenance() -> dict[str, Any]:
     """Where and when something ran: UTC date, CPU model, logical cores, load average, Python and torch.
 
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        load = ""
     return {
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "cpu_model": cpu,
+        "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
-        "load_average": load,
+        "load_average": load_average(),
         "python": platform.python_version(),
         "torch_version": torch.__version__,
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
