@@ -4,13 +4,14 @@ apart from the code so that a changed constant without a changed source (or the 
 import re
 from pathlib import Path
 
-from nin_book.literature import D2L_NIN
+from nin_book.literature import D2L_NIN, NIN_PAPER, NIN_PAPER_ABLATIONS
 
 RECORD = Path(__file__).parent / "data" / "d2l_nin_source.md"
+PAPER_RECORD = Path(__file__).parent / "data" / "nin_paper_source.md"
 
 
-def _fields() -> dict[str, str]:
-    return dict(re.findall(r"^- ([^:]+): (.+)$", RECORD.read_text(encoding="utf-8"), flags=re.MULTILINE))
+def _fields(record: Path = RECORD) -> dict[str, str]:
+    return dict(re.findall(r"^- ([^:]+): (.+)$", record.read_text(encoding="utf-8"), flags=re.MULTILINE))
 
 
 def _number(text: str) -> float:
@@ -32,3 +33,20 @@ def test_d2l_citation_names_the_recorded_section_and_url():
     fields = _fields()
     assert D2L_NIN.source == f"{fields['source']}, {fields['url']}"
 
+
+
+def test_nin_paper_ablations_match_the_source_record():
+    fields = _fields(PAPER_RECORD)
+    where = {"Table 5": "table 5", "section 4.6": "section 4.6"}
+    recorded = {key: float(value) for key, value in fields.items() if key.startswith(("table 5,", "section 4.6,"))}
+    ours = {f"{where[a.where]}, {a.body} + {a.head}": a.test_error_percent for a in NIN_PAPER_ABLATIONS}
+    assert ours == recorded
+    assert all(a.dataset == "CIFAR-10" for a in NIN_PAPER_ABLATIONS)
+    assert NIN_PAPER == f"{fields['source']}, {fields['url']}"
+
+
+def test_nin_paper_ablations_name_real_chapter_7_variants():
+    from nin_book.experiments import VARIANTS
+
+    named = [a.variant for a in NIN_PAPER_ABLATIONS if a.variant is not None]
+    assert set(named) <= set(VARIANTS) and len(named) == len(set(named)) == 3
