@@ -1,0 +1,103 @@
+"""Figures for chapter 7's experiments: accuracies across seeds, accuracy on shifted images, and the stall.
+
+Drawing only; the numbers come from the JSON of ``python -m nin_book.experiments`` (read with
+:func:`nin_book.results.load_experiments`) and :mod:`nin_book.experiments.summary`. Every figure shows each
+seed as a dot and the mean ± standard deviation across seeds as an error bar, so the reader sees how far the
+seeds spread. Explained in chapter 7, "The paper's claims, measured".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from nin_book.experiments.stall import LN10
+from nin_book.plots import CLASS_COLORS
+
+__all__ = ["plot_shifted_accuracy", "plot_stall_runs", "plot_variant_accuracies"]
+
+TEST_COLOR, TRAIN_COLOR = CLASS_COLORS[0], CLASS_COLORS[1]
+
+
+def _runs(report: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    if name not in report["variants"]:
+        raise KeyError(f"no variant {name!r} in these results; they have {', '.join(report['variants'])}")
+    return report["variants"][name]["runs"]
+
+
+def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], title: str | None = None) -> Figure:
+    """Test and train accuracy of each variant: one dot per seed, mean ± std as an error bar, one row per variant.
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    if not variants:
+        raise ValueError("give at least one variant")
+    fig, ax = plt.subplots(figsize=(7.0, 0.55 * len(variants) + 1.3))
+    for row, name in enumerate(variants):
+        for key, color, offset, label in (("final_test_accuracy", TEST_COLOR, -0.12, "test"),
+                                          ("final_train_accuracy", TRAIN_COLOR, 0.12, "train (10,000 seen images)")):
+            values = 100 * np.array([r[key] for r in _runs(report, name) if r.get(key) is not None])
+            if not len(values):
+                continue
+            std = values.std(ddof=1) if len(values) > 1 else 0.0
+            ax.errorbar(values.mean(), row + offset, xerr=std, fmt="|", markersize=12, capsize=4, color=color,
+                        label=label if row == 0 else None)
+            ax.plot(values, np.full(len(values), row + offset), "o", color=color, alpha=0.55, markersize=4)
+    ax.set_yticks(range(len(variants)), variants)
+    ax.invert_yaxis()
+    ax.set(xlabel="accuracy (%): dots are seeds, bars mean ± std", title=title)
+    ax.legend(loc="lower left", fontsize=8, bbox_to_anchor=(0, 1.0), ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) -> Figure:
+    """Test accuracy against the shift k of the test images, one line per variant (mean ± std across seeds).
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    shifts = list(report["settings"]["translation"]["shifts"])
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for i, name in enumerate(variants):
+        per_seed = 100 * np.array([[r["shifted_test_accuracy"][str(k)] for k in shifts] for r in _runs(report, name)])
+        std = per_seed.std(axis=0, ddof=1) if len(per_seed) > 1 else np.zeros(len(shifts))
+        ax.errorbar(np.array(shifts) + (i - (len(variants) - 1) / 2) * 0.06, per_seed.mean(axis=0), yerr=std,
+                    marker="o", capsize=3, color=CLASS_COLORS[i], label=name)
+    ax.set(xlabel="shift k of every test image (pixels, zero fill)", ylabel="test accuracy (%)",
+           title="Accuracy on shifted test images (mean ± std across seeds)")
+    ax.set_xticks(shifts)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str]) -> Figure:
+    """The stall runs. Left: mean training loss per epoch of every seed, with ln 10 dashed. Right: at every step,
+    the fraction of class-map activations above zero (0 when every class map is dead).
+
+    Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
+    """
+    fig, (ax_loss, ax_alive) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    for i, name in enumerate(variants):
+        for j, run in enumerate(_runs(report, name)):
+            label = name if j == 0 else None
+            losses = run["epoch_losses"]
+            ax_loss.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3, color=CLASS_COLORS[i],
+                         alpha=0.8, label=label)
+            alive = run["step_alive_class_map_fraction"]
+            ax_alive.plot(range(1, len(alive) + 1), alive, color=CLASS_COLORS[i], alpha=0.7, linewidth=1, label=label)
+    ax_loss.axhline(LN10, color="black", linestyle="--", linewidth=1)
+    ax_loss.annotate("ln 10", (1.0, LN10), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                     textcoords="offset points", va="center", fontsize=8)
+    ax_loss.set_yscale("log")
+    ax_loss.set(xlabel="epoch (50 steps)", ylabel="mean training loss (log scale)", title="Loss, every seed")
+    ax_loss.xaxis.get_major_locator().set_params(integer=True)
+    ax_alive.set(xlabel="training step", ylabel="share of class-map values > 0", ylim=(-0.02, 1.02),
+                 title="Class maps alive")
+    ax_alive.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
