@@ -15,8 +15,6 @@ IMPORT = re.compile(r"^\s*(?:from nin_book\.([\w.]+) import|import nin_book\.([\
 README_ROW = re.compile(r"^\| (\d+) \| \[[^\]]+\]\((chapters/[^)]+)\) \| ([^|]+) \| ([^|]+) \|$", re.MULTILINE)
 # "Explained in chapter 5, "Training NiN on Fashion-MNIST"" and the like, titles possibly wrapped over lines.
 TITLE_MENTION = re.compile(r'chapters? (\d+)[^"\n]{0,3}, "([^"]+)"')
-# Chapters whose code has landed before their notebook (issue 12: the experiments run first, chapter 7 reads them).
-PLANNED = {7: "The paper's claims, measured"}
 
 
 def chapter_title(path: Path) -> str:
@@ -50,7 +48,7 @@ def test_readme_row_lists_the_modules_the_chapter_imports(chapter: Path) -> None
 
 
 def test_docstrings_name_chapters_by_their_current_titles() -> None:
-    titles = {**PLANNED, **{int(p.name[:2]): chapter_title(p) for p in CHAPTERS}}
+    titles = {int(p.name[:2]): chapter_title(p) for p in CHAPTERS}
     wrong = []
     for source in sorted((ROOT / "nin_book").rglob("*")):
         if source.suffix not in (".py", ".mjs"):
@@ -60,3 +58,22 @@ def test_docstrings_name_chapters_by_their_current_titles() -> None:
             if titles.get(int(number)) != title:
                 wrong.append(f"{source.relative_to(ROOT)}: chapter {number}, {title!r} (is {titles.get(int(number))!r})")
     assert not wrong, "\n".join(wrong)
+
+
+# One name per concept across the book (issue 13): the prose writes the name on the left, never a variant.
+TERMS = {
+    "1×1": r"(?<![\w`])1x1(?![\w`])",
+    "fully connected": r"fully-connected",
+    "global average pooling": r"global average-pooling|Global Average Pooling(?! as a Regularizer)",
+    "NiN": r"\bNIN\b|Network-in-Network",
+    "1×1 convolution": r"point-?wise convolution",
+}
+
+
+def test_chapters_use_one_name_per_concept() -> None:
+    pages = {p.name: "\n".join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == "markdown")
+             for p in CHAPTERS}
+    pages.update({p.name: p.read_text() for p in (ROOT / "chapters").glob("*.md")})
+    found = [f"{name}: {m.group(0)!r} (write {term!r})" for name, text in pages.items()
+             for term, variants in TERMS.items() for m in re.finditer(variants, text)]
+    assert not found, "\n".join(found)

@@ -127,6 +127,7 @@ def test_figures_draw_every_seed_and_refuse_unknown_variants():
     plt.close(fig)
     fig = plot_stall_runs(report, ["stall_recipe"])
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 1  # three seeds and the ln 10 line
+    assert len(fig.axes[1].lines) == 3
     plt.close(fig)
     with pytest.raises(KeyError, match="no variant"):
         plot_variant_accuracies(report, ["nope"])

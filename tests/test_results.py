@@ -112,3 +112,22 @@ def test_committed_runs_match_the_presets_that_claim_them(name):
 def test_the_cpu_run_is_committed():
     assert "cpu" in committed_runs(), f"nin_book/results/ must hold the cpu preset's run; it holds {committed_runs()}"
     assert (RESULTS_DIR / "cpu.pt").stat().st_size < 5_000_000  # small enough to ship in the package
+
+
+def test_committed_experiments_are_the_full_set_of_todays_variants():
+    # Chapter 7 reads this file: it must be a finished run of every variant with at least 3 seeds, each run made
+    # with the config that variant defines today (so the results describe the network the book trains).
+    from nin_book.experiments import VARIANTS, variant_config
+    from nin_book.results import load_experiments
+
+    report = load_experiments()
+    assert report["complete"] and report["full_set"] and not report["smoke"]
+    assert set(report["variants"]) == set(VARIANTS)
+    for name, entry in report["variants"].items():
+        today = json.loads(json.dumps(variant_config(VARIANTS[name], 0).to_dict()))  # tuples as JSON lists
+        assert entry["config"] == today, f"{name} was run with another config"
+        assert [r["seed"] for r in entry["runs"]] == list(range(len(entry["runs"]))) and len(entry["runs"]) >= 3
+        for run in entry["runs"]:
+            for key in ("final_test_accuracy", "final_train_accuracy", "parameters", "epochs", "wall_seconds"):
+                assert run[key] is not None, f"{name} seed {run['seed']} lacks {key}"
+    assert report["provenance"]["cpu_model"] and report["provenance"]["torch_version"] and report["command"]

@@ -50,7 +50,7 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
     ax.set_yticks(range(len(variants)), variants)
     ax.invert_yaxis()
     ax.set(xlabel="accuracy (%): dots are seeds, bars mean ± std", title=title)
-    ax.legend(loc="lower left", fontsize=8, bbox_to_anchor=(0, 1.0), ncols=2)
+    ax.legend(loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.22), ncols=2)
     fig.tight_layout()
     return fig
 
@@ -76,28 +76,33 @@ def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) ->
 
 
 def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str]) -> Figure:
-    """The stall runs. Left: mean training loss per epoch of every seed, with ln 10 dashed. Right: at every step,
-    the fraction of class-map activations above zero (0 when every class map is dead).
+    """The stall runs, one column per recipe, one line per seed. Top: mean training loss per epoch, with ln 10
+    dashed. Bottom: at every step, the share of class-map values above zero (0 when every class map is dead).
 
     Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
-    fig, (ax_loss, ax_alive) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    for i, name in enumerate(variants):
-        for j, run in enumerate(_runs(report, name)):
-            label = name if j == 0 else None
+    if not variants:
+        raise ValueError("give at least one variant")
+    fig, axes = plt.subplots(2, len(variants), figsize=(2.1 * len(variants) + 0.8, 4.6), sharex="row", sharey="row",
+                             squeeze=False)
+    for column, name in enumerate(variants):
+        ax_loss, ax_alive = axes[0, column], axes[1, column]
+        for seed, run in enumerate(_runs(report, name)):
+            color = CLASS_COLORS[seed]
             losses = run["epoch_losses"]
-            ax_loss.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3, color=CLASS_COLORS[i],
-                         alpha=0.8, label=label)
+            ax_loss.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3, color=color,
+                         label=f"seed {run['seed']}")
             alive = run["step_alive_class_map_fraction"]
-            ax_alive.plot(range(1, len(alive) + 1), alive, color=CLASS_COLORS[i], alpha=0.7, linewidth=1, label=label)
-    ax_loss.axhline(LN10, color="black", linestyle="--", linewidth=1)
-    ax_loss.annotate("ln 10", (1.0, LN10), xycoords=("axes fraction", "data"), xytext=(2, 0),
-                     textcoords="offset points", va="center", fontsize=8)
-    ax_loss.set_yscale("log")
-    ax_loss.set(xlabel="epoch (50 steps)", ylabel="mean training loss (log scale)", title="Loss, every seed")
-    ax_loss.xaxis.get_major_locator().set_params(integer=True)
-    ax_alive.set(xlabel="training step", ylabel="share of class-map values > 0", ylim=(-0.02, 1.02),
-                 title="Class maps alive")
-    ax_alive.legend(fontsize=8, loc="upper right")
+            ax_alive.plot(range(1, len(alive) + 1), alive, color=color, linewidth=1)
+        ax_loss.axhline(LN10, color="black", linestyle="--", linewidth=1)
+        ax_loss.set_title(name, fontsize=9)
+        ax_loss.xaxis.get_major_locator().set_params(integer=True)
+        ax_loss.set_xlabel("epoch (50 steps)", fontsize=8)
+        ax_alive.set_xlabel("training step", fontsize=8)
+    axes[0, 0].set_ylabel("mean training loss\n(dashed: ln 10)")
+    axes[0, 0].set_ylim(bottom=0)
+    axes[1, 0].set_ylabel("share of class-map\nvalues above 0")
+    axes[1, 0].set_ylim(-0.02, 1.02)
+    axes[0, -1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
