@@ -10,10 +10,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from nin_book.experiments.run import summarise
 from nin_book.experiments.summary import (
     compare_values,
-    is_dead_at_the_end,
     compare_variants,
+    is_dead_at_the_end,
     paper_table,
     percent,
     run_values,
@@ -22,7 +23,6 @@ from nin_book.experiments.summary import (
     stall_table,
     variant_table,
 )
-from nin_book.experiments.run import summarise
 from nin_book.figures.experiments import plot_shifted_accuracy, plot_stall_runs, plot_variant_accuracies
 from nin_book.literature import NIN_PAPER_ABLATIONS
 
