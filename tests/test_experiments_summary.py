@@ -14,6 +14,7 @@ from nin_book.experiments.run import summarise
 from nin_book.experiments.summary import (
     compare_values,
     compare_variants,
+    first_dead_step,
     is_dead_at_the_end,
     paper_table,
     percent,
@@ -138,3 +139,9 @@ def test_dead_at_the_end_needs_both_an_input_blind_output_and_no_gradient():
     assert not is_dead_at_the_end({"mechanism": {"logit_spread": 0.0, "first_layer_gradient_norm": 1e-3}})
     assert not is_dead_at_the_end({"mechanism": {"logit_spread": 0.5, "first_layer_gradient_norm": 0.0}})
     assert not is_dead_at_the_end({"mechanism": None})  # a diverged run has no final network to read
+
+
+def test_first_dead_step_is_where_the_class_maps_die_for_good():
+    assert first_dead_step({"step_alive_class_map_fraction": [0.5, 0.0, 0.2, 0.0, 0.0]}) == 4
+    assert first_dead_step({"step_alive_class_map_fraction": [0.0, 0.0]}) == 1
+    assert first_dead_step({"step_alive_class_map_fraction": [0.0, 0.3]}) is None  # alive at the end

@@ -9,6 +9,7 @@ difference is claimed. Explained in chapter 7, "The paper's claims, measured".
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "Comparison",
     "compare_values",
     "compare_variants",
+    "first_dead_step",
     "is_dead_at_the_end",
     "paper_table",
     "percent",
@@ -28,8 +30,19 @@ __all__ = [
     "shift_drops",
     "shift_table",
     "stall_table",
+    "variant_runs",
     "variant_table",
 ]
+
+
+def variant_runs(report: Mapping[str, Any], variant: str) -> list[dict[str, Any]]:
+    """The run records of ``variant``, in seed order; an unknown variant raises ``KeyError`` naming the known ones.
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    if variant not in report["variants"]:
+        raise KeyError(f"no variant {variant!r} in these results; they have {', '.join(report['variants'])}")
+    return report["variants"][variant]["runs"]
 
 
 def run_values(report: Mapping[str, Any], variant: str, key: str = "final_test_accuracy") -> list[float]:
@@ -37,9 +50,7 @@ def run_values(report: Mapping[str, Any], variant: str, key: str = "final_test_a
 
     Explained in chapter 7, "The paper's claims, measured".
     """
-    if variant not in report["variants"]:
-        raise KeyError(f"no variant {variant!r} in these results; they have {', '.join(report['variants'])}")
-    return [float(r[key]) for r in report["variants"][variant]["runs"] if r.get(key) is not None]
+    return [float(r[key]) for r in variant_runs(report, variant) if r.get(key) is not None]
 
 
 def percent(spread: Mapping[str, Any], digits: int = 1) -> str:
@@ -78,7 +89,7 @@ def compare_values(a: str, values_a: Sequence[float], b: str, values_b: Sequence
     higher mean is above the highest value of the other. Explained in chapter 7."""
     if not values_a or not values_b:
         raise ValueError(f"{a!r} or {b!r} has no {what} to compare")
-    mean_a, mean_b = sum(values_a) / len(values_a), sum(values_b) / len(values_b)
+    mean_a, mean_b = statistics.fmean(values_a), statistics.fmean(values_b)
     (better, high), (worse, low) = ((a, values_a), (b, values_b)) if mean_a >= mean_b else ((b, values_b), (a, values_a))
     return Comparison(better=better, worse=worse, what=what, difference=abs(mean_a - mean_b),
                       separated=min(high) > max(low))
@@ -100,7 +111,7 @@ def shift_drops(report: Mapping[str, Any], variant: str) -> list[float]:
     Explained in chapter 7, "The paper's claims, measured".
     """
     shifts = report["settings"]["translation"]["shifts"]
-    runs = report["variants"][variant]["runs"]
+    runs = variant_runs(report, variant)
     return [r["shifted_test_accuracy"][str(shifts[0])] - r["shifted_test_accuracy"][str(shifts[-1])] for r in runs]
 
 
@@ -131,10 +142,10 @@ def paper_table(report: Mapping[str, Any]) -> Table:
     for ablation in NIN_PAPER_ABLATIONS:
         ours = "no counterpart here"
         if ablation.variant is not None and ablation.variant in report["variants"]:
-            errors = [1.0 - v for v in run_values(report, ablation.variant)]
-            mean = sum(errors) / len(errors)
-            std = (sum((e - mean) ** 2 for e in errors) / (len(errors) - 1)) ** 0.5 if len(errors) > 1 else 0.0
-            ours = f"{100 * mean:.2f} ± {100 * std:.2f} ({ablation.variant}, {len(errors)} seeds)"
+            # Error is 1 − accuracy: its mean is 1 − the mean accuracy, its spread the same.
+            accuracy = report["variants"][ablation.variant]["summary"]["final_test_accuracy"]
+            ours = (f"{100 * (1 - accuracy['mean']):.2f} ± {100 * accuracy['std']:.2f} "
+                    f"({ablation.variant}, {accuracy['n']} seeds)")
         rows.append([f"{ablation.body} + {ablation.head}", f"{ablation.test_error_percent:.2f}", ablation.where, ours])
     return Table(["network (body + head)", "CIFAR-10 error %, paper", "where in the paper",
                   "Fashion-MNIST error %, here"], rows, numeric=(1,))
@@ -162,6 +173,14 @@ def is_dead_at_the_end(run: Mapping[str, Any]) -> bool:
     """
     mechanism = run.get("mechanism") or {}
     return mechanism.get("logit_spread", 1.0) <= SPREAD_TOL and mechanism.get("first_layer_gradient_norm") == 0.0
+
+
+def first_dead_step(run: Mapping[str, Any]) -> int | None:
+    """The training step (counting from 1) from which no class-map value of a stall run is ever above zero again;
+    ``None`` when the last step still has one alive. Explained in chapter 7 (why training stalls at loss ln 10)."""
+    alive = run["step_alive_class_map_fraction"]
+    last_alive = max((i for i, share in enumerate(alive) if share > 0), default=-1)
+    return None if last_alive == len(alive) - 1 else last_alive + 2
 
 
 def stall_table(report: Mapping[str, Any], variants: Sequence[str]) -> Table:

@@ -16,17 +16,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nin_book.experiments.stall import LN10
+from nin_book.experiments.summary import variant_runs
 from nin_book.plots import CLASS_COLORS
 
 __all__ = ["plot_shifted_accuracy", "plot_stall_runs", "plot_variant_accuracies"]
 
 TEST_COLOR, TRAIN_COLOR = CLASS_COLORS[0], CLASS_COLORS[1]
-
-
-def _runs(report: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    if name not in report["variants"]:
-        raise KeyError(f"no variant {name!r} in these results; they have {', '.join(report['variants'])}")
-    return report["variants"][name]["runs"]
 
 
 def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], title: str | None = None) -> Figure:
@@ -40,12 +35,12 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
     for row, name in enumerate(variants):
         for key, color, offset, label in (("final_test_accuracy", TEST_COLOR, -0.12, "test"),
                                           ("final_train_accuracy", TRAIN_COLOR, 0.12, "train (10,000 seen images)")):
-            values = 100 * np.array([r[key] for r in _runs(report, name) if r.get(key) is not None])
+            values = 100 * np.array([r[key] for r in variant_runs(report, name) if r.get(key) is not None])
             if not len(values):
                 continue
-            std = values.std(ddof=1) if len(values) > 1 else 0.0
-            ax.errorbar(values.mean(), row + offset, xerr=std, fmt="|", markersize=12, capsize=4, color=color,
-                        label=label if row == 0 else None)
+            spread = report["variants"][name]["summary"][key]  # mean and sample std across seeds, as in the tables
+            ax.errorbar(100 * spread["mean"], row + offset, xerr=100 * spread["std"], fmt="|", markersize=12,
+                        capsize=4, color=color, label=label if row == 0 else None)
             ax.plot(values, np.full(len(values), row + offset), "o", color=color, alpha=0.55, markersize=4)
     ax.set_yticks(range(len(variants)), variants)
     ax.invert_yaxis()
@@ -63,10 +58,10 @@ def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) ->
     shifts = list(report["settings"]["translation"]["shifts"])
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
     for i, name in enumerate(variants):
-        per_seed = 100 * np.array([[r["shifted_test_accuracy"][str(k)] for k in shifts] for r in _runs(report, name)])
-        std = per_seed.std(axis=0, ddof=1) if len(per_seed) > 1 else np.zeros(len(shifts))
-        ax.errorbar(np.array(shifts) + (i - (len(variants) - 1) / 2) * 0.06, per_seed.mean(axis=0), yerr=std,
-                    marker="o", capsize=3, color=CLASS_COLORS[i], label=name)
+        variant_runs(report, name)  # an unknown name fails here, naming the known ones
+        per_k = [report["variants"][name]["summary"]["shifted_test_accuracy"][str(k)] for k in shifts]
+        ax.errorbar(np.array(shifts) + (i - (len(variants) - 1) / 2) * 0.06, [100 * s["mean"] for s in per_k],
+                    yerr=[100 * s["std"] for s in per_k], marker="o", capsize=3, color=CLASS_COLORS[i], label=name)
     ax.set(xlabel="shift k of every test image (pixels, zero fill)", ylabel="test accuracy (%)",
            title="Accuracy on shifted test images (mean ± std across seeds)")
     ax.set_xticks(shifts)
@@ -87,7 +82,7 @@ def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str]) -> Figur
                              squeeze=False)
     for column, name in enumerate(variants):
         ax_loss, ax_alive = axes[0, column], axes[1, column]
-        for seed, run in enumerate(_runs(report, name)):
+        for seed, run in enumerate(variant_runs(report, name)):
             color = CLASS_COLORS[seed]
             losses = run["epoch_losses"]
             ax_loss.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3, color=color,
