@@ -41,8 +41,11 @@ class Table:
     def _repr_html_(self) -> str:
         def cell(tag: str, i: int, text: str) -> str:
             # Inline padding: long numbers in neighbouring columns must not run together, in Jupyter or the book.
-            align = "right" if i in self.numeric else "left"
-            return f'<{tag} style="text-align:{align};padding:2px 10px">{html.escape(text)}</{tag}>'
+            # A number such as "91.2 ± 0.2" must not break over two lines on a narrow page; headers and text may wrap.
+            style = "text-align:right" if i in self.numeric else "text-align:left"
+            if tag == "td" and i in self.numeric:
+                style += ";white-space:nowrap"
+            return f'<{tag} style="{style};padding:2px 10px">{html.escape(text)}</{tag}>'
 
         head = "".join(cell("th", i, h) for i, h in enumerate(self.header))
         body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in self.rows)
