@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from toys import metrics  # noqa: E402
 
 from nin_book.data import CLASS_NAMES  # noqa: E402
 from nin_book.evaluate import (  # noqa: E402
@@ -21,10 +20,8 @@ from nin_book.evaluate import (  # noqa: E402
 from nin_book.figures.eval import (  # noqa: E402
     plot_confusion_matrix,
     plot_learning_curves,
-    plot_run_comparison,
     show_image_grid,
 )
-from nin_book.results import RunSummary  # noqa: E402
 
 LABELS = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
 PREDS = torch.tensor([0, 1, 0, 1, 0, 2, 1, 1, 2])
@@ -92,7 +89,6 @@ def test_figures_draw():
         show_image_grid(images, LABELS, CLASS_NAMES, predictions=PREDS),
         plot_learning_curves([1.0, 0.5], [0.6, 0.8], [0.55, 0.75]),
         plot_confusion_matrix(confusion_matrix(PREDS, LABELS, num_classes=10), CLASS_NAMES),
-        plot_run_comparison([RunSummary.from_metrics(metrics(), "gpu", "x.json")]),
     ]
     assert all(len(f.axes) >= 1 for f in figures)
     plt.close("all")

@@ -4,7 +4,8 @@ apart from the code so that a changed constant without a changed source (or the 
 import re
 from pathlib import Path
 
-from nin_book.literature import D2L_NIN, NIN_PAPER, NIN_PAPER_ABLATIONS
+from nin_book.literature import D2L_NIN, D2L_NIN_CURRENT, NIN_PAPER, NIN_PAPER_ABLATIONS, RECIPE_SETTINGS
+from nin_book.presets import get_preset, recipe_settings
 
 RECORD = Path(__file__).parent / "data" / "d2l_nin_source.md"
 PAPER_RECORD = Path(__file__).parent / "data" / "nin_paper_source.md"
@@ -14,25 +15,53 @@ def _fields(record: Path = RECORD) -> dict[str, str]:
     return dict(re.findall(r"^- ([^:]+): (.+)$", record.read_text(encoding="utf-8"), flags=re.MULTILINE))
 
 
-def _number(text: str) -> float:
-    return float(re.search(r"\d+(?:\.\d+)?", text).group())
+def _recorded_recipe(prefix: str) -> tuple[dict[str, str], dict[str, object]]:
+    """The citation fields and the training settings read out of the verbatim code lines recorded for ``prefix``."""
+    fields = {key.split(",")[0].removeprefix(prefix + " "): value for key, value in _fields().items()
+              if key.split(" ")[0] == prefix}
+    code = " ".join(re.findall(r"`([^`]+)`", " ".join(v for k, v in fields.items()
+                                                   if k in ("code", "epochs", "data", "dropout", "block", "optimizer", "init"))))
+    if prefix == "d2l_nin":
+        lr, epochs, batch = re.search(r"lr, num_epochs, batch_size = ([\d.]+), (\d+), (\d+)", code).groups()
+        resolution = re.search(r"resize=(\d+)", code).group(1)
+    else:
+        lr = re.search(r"NiN\(lr=([\d.]+)\)", code).group(1)
+        epochs = re.search(r"max_epochs=(\d+)", code).group(1)
+        batch = re.search(r"FashionMNIST\(batch_size=(\d+)", code).group(1)
+        resolution = re.search(r"resize=\((\d+), \1\)", code).group(1)
+    optimizer = re.search(r"torch\.optim\.(\w+)\(([^`]*?)\)", fields["optimizer"])
+    settings = {
+        "resolution": int(resolution), "epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr),
+        # Plain SGD with no scheduler: a constant rate, and no momentum or weight decay unless the call names them.
+        "schedule": "constant",
+        "momentum": 0.0 if optimizer.group(1) == "SGD" and "momentum" not in optimizer.group(2) else None,
+        "weight_decay": 0.0 if "weight_decay" not in optimizer.group(2) else None,
+        "batch_norm": "BatchNorm" in fields["block"],
+        "dropout": float(re.search(r"Dropout\(([\d.]+)\)", fields["dropout"]).group(1)),
+        "initialisation": "xavier" if "xavier_uniform_" in fields["init"] else None,
+    }
+    return fields, settings
 
 
-def test_d2l_numbers_match_the_source_record():
-    fields = _fields()
-    assert D2L_NIN.test_accuracies == tuple(float(a) for a in fields["final test accuracy of the published runs"].split(","))
-    assert D2L_NIN.images_per_second == _number(fields["throughput"])
-    assert D2L_NIN.seconds_for_10_epochs == _number(fields["time for the 10 epochs"])
-    assert D2L_NIN.device == fields["device"]
-    assert (D2L_NIN.resolution, D2L_NIN.epochs, D2L_NIN.batch_size) == (
-        int(fields["input resolution"]), int(fields["epochs"]), int(fields["batch size"]))
-    assert D2L_NIN.learning_rate == float(fields["learning rate"])
+def test_d2l_recipes_match_the_code_recorded_from_their_editions():
+    for recipe, prefix in ((D2L_NIN, "d2l_nin"), (D2L_NIN_CURRENT, "d2l_nin_current")):
+        fields, settings = _recorded_recipe(prefix)
+        assert set(settings) == set(RECIPE_SETTINGS)
+        assert recipe.settings() == settings, prefix
+        assert (recipe.edition, recipe.section, recipe.url) == (fields["edition"], fields["section"], fields["url"])
+        assert recipe.source == f"Zhang, Lipton, Li & Smola, {fields['edition']}, {fields['section']}, {fields['url']}"
 
 
-def test_d2l_citation_names_the_recorded_section_and_url():
-    fields = _fields()
-    assert D2L_NIN.source == f"{fields['source']}, {fields['url']}"
+def test_the_editions_differ_only_in_the_learning_rate():
+    older, current = D2L_NIN.settings(), D2L_NIN_CURRENT.settings()
+    assert {k for k in RECIPE_SETTINGS if older[k] != current[k]} == {"learning_rate"}
+    assert (D2L_NIN.section, D2L_NIN_CURRENT.section) == ("section 7.3 'Network in Network (NiN)'",
+                                                           "section 8.3 'Network in Network (NiN)'")
 
+
+def test_the_classic_preset_is_the_recipe_of_the_edition_it_cites():
+    assert recipe_settings(get_preset("classic")) == D2L_NIN.settings()
+    assert recipe_settings(get_preset("classic")) != D2L_NIN_CURRENT.settings()
 
 
 def test_nin_paper_ablations_match_the_source_record():

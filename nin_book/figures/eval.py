@@ -1,4 +1,4 @@
-"""Figures for training and evaluation: labelled image grids, learning curves, confusion matrix, run comparison.
+"""Figures for training and evaluation: labelled image grids, learning curves, confusion matrix.
 
 Drawing only; the numbers come from :mod:`nin_book.evaluate` and the training engine. Each function
 returns its matplotlib ``Figure`` and uses whatever style is active (the chapter applies
@@ -15,14 +15,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from nin_book.literature import D2L_NIN, PublishedReference
 from nin_book.plots import CLASS_COLORS
-from nin_book.results import RunSummary
 
 __all__ = [
     "plot_confusion_matrix",
     "plot_learning_curves",
-    "plot_run_comparison",
     "show_image_grid",
 ]
 
@@ -119,48 +116,3 @@ def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], titl
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
     return fig
-
-
-def plot_run_comparison(runs: Sequence[RunSummary], reference: PublishedReference = D2L_NIN) -> Figure:
-    """Test accuracy per epoch and training speed of our runs beside a published reference.
-
-    Left: each run's test accuracy by epoch, with the reference's final accuracies as dashed lines.
-    Right: images per second on a linear scale, each bar labelled with its ratio to the reference (hatched,
-    "published"), so bar lengths compare truthfully.
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
-    """
-    if not runs:
-        raise ValueError("give at least one run to compare")
-    fig, (ax_acc, ax_speed) = plt.subplots(1, 2, figsize=(9.0, 3.6), gridspec_kw={"width_ratios": [1.3, 1]})
-    for i, run in enumerate(runs):
-        epochs = np.arange(1, len(run.test_accuracy) + 1)
-        label = f"{run.label} ({_short_device(run.device_name)})"
-        ax_acc.plot(epochs, run.test_accuracy, marker="o", color=CLASS_COLORS[i], label=label)
-    for j, acc in enumerate(reference.test_accuracies):
-        ax_acc.axhline(acc, color=CLASS_COLORS[8], linestyle="--",
-                       label=f"{reference.label}, published" if j == 0 else None)
-        ax_acc.annotate(f"{acc:.3f}", (1.0, acc), xycoords=("axes fraction", "data"), fontsize=8,
-                        xytext=(2, 0), textcoords="offset points", va="center", color=CLASS_COLORS[8])
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy", ylim=(0, 1))
-    ax_acc.xaxis.get_major_locator().set_params(integer=True)
-    ax_acc.legend(loc="best", fontsize=8)
-
-    labels = [run.label for run in runs] + [f"{reference.label}\n({reference.device})"]
-    speeds = [run.images_per_second for run in runs] + [reference.images_per_second]
-    bars = ax_speed.barh(range(len(speeds)), speeds, color=[CLASS_COLORS[i] for i in range(len(runs))] + ["white"],
-                         edgecolor=[CLASS_COLORS[i] for i in range(len(runs))] + [CLASS_COLORS[8]])
-    bars[-1].set_hatch("//")
-    ax_speed.set_yticks(range(len(speeds)), labels, fontsize=8)
-    ax_speed.invert_yaxis()
-    ax_speed.set(xlabel="training images per second", title="Speed")
-    for y, v in enumerate(speeds):
-        ratio = "" if y == len(speeds) - 1 else f"  ({v / reference.images_per_second:.2f}× the published)"
-        ax_speed.annotate(f"{v:,.0f}{ratio}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
-    ax_speed.set_xlim(0, max(speeds) * 1.9)  # room for the labels
-    fig.tight_layout()
-    return fig
-
-
-def _short_device(name: str) -> str:
-    # CPU names carry core counts in parentheses; the legend needs only the model.
-    return name.split(" (")[0]
