@@ -45,7 +45,7 @@ class Table:
             style = "text-align:right" if i in self.numeric else "text-align:left"
             if tag == "td" and i in self.numeric:
                 style += ";white-space:nowrap"
-            return f'<{tag} style="{style};padding:2px 10px">{html.escape(text)}</{tag}>'
+            return f'<{tag} style="{style};padding:2px 7px">{html.escape(text)}</{tag}>'
 
         head = "".join(cell("th", i, h) for i, h in enumerate(self.header))
         body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in self.rows)
