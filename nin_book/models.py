@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from nin_book.shapes import conv_output_size
+
 __all__ = [
     "CLASSIC_KERNELS", "CLASSIC_POOLS", "FC_DROPOUT", "HEADS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet",
     "init_weights",
@@ -153,18 +155,18 @@ def nin(
 
 def _class_map_side(image_size: int, first_block: tuple[int, int, int],
                     pools: Sequence[tuple[int, int, int] | None]) -> int:
-    """The side of the class maps for ``image_size`` inputs (blocks 2-4 keep the size; pools floor)."""
+    """The side of the class maps for ``image_size`` inputs (blocks 2-4 keep the size; the first block and the
+    pools follow chapter 3's output-size rule)."""
     if isinstance(image_size, bool) or not hasattr(image_size, "__index__") or operator.index(image_size) < 1:
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
-    k, s, p = first_block
-    side = (operator.index(image_size) + 2 * p - k) // s + 1
-    for pool in pools:
-        if pool is not None and side >= 1:
-            pk, ps, pp = pool
-            side = (side + 2 * pp - pk) // ps + 1
-    if side < 1:
+    try:
+        side = conv_output_size(image_size, *first_block)
+        for pool in pools:
+            if pool is not None:
+                side = conv_output_size(side, *pool)
+    except ValueError as err:
         raise ValueError(f"a fully connected head needs class maps of at least 1×1; {image_size}×{image_size} "
-                         "inputs leave none with these blocks and pools")
+                         f"inputs leave none with these blocks and pools ({err})") from None
     return side
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "config_from_dict",
     "default_preset",
     "get_preset",
+    "model_arguments",
     "recipe_settings",
 ]
 
@@ -195,14 +196,21 @@ def default_preset(device: str | torch.device | None = None) -> str:
     return "seed224" if on_gpu else "cpu"
 
 
+def model_arguments(config: TrainConfig) -> dict[str, Any]:
+    """Every keyword argument :func:`nin_book.models.nin` gets for ``config``: its ``model`` field, with ``nin``'s
+    defaults for what it leaves out. Explained in chapter 5, "Training NiN on Fashion-MNIST" (the presets).
+    """
+    return {name: p.default for name, p in inspect.signature(nin).parameters.items()} | config.model
+
+
 def recipe_settings(config: TrainConfig) -> dict[str, object]:
     """``config``'s settings in the terms of a published recipe (keyed by ``nin_book.literature.RECIPE_SETTINGS``),
-    so that a preset can be set beside Dive into Deep Learning's recipe; model settings the config leaves out take
-    :func:`nin_book.models.nin`'s defaults.
+    so that a preset can be set beside Dive into Deep Learning's recipe (model settings from
+    :func:`model_arguments`).
 
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
-    model = {name: p.default for name, p in inspect.signature(nin).parameters.items()} | config.model
+    model = model_arguments(config)
     init = model["init"]
     settings = {
         "resolution": config.resolution, "epochs": config.epochs, "batch_size": config.batch_size,

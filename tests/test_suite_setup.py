@@ -40,7 +40,7 @@ def test_sanitising_never_touches_the_numbers_the_prose_reads(claim):
                     reason="pytest-randomly is not installed (pip install -e .[test])")
 def test_shuffled_suite_keeps_each_notebooks_cells_in_order():
     proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "randomly", "-p", "no:cacheprovider",
-                           "-p", "randomly", "--randomly-seed=12345", "tests/test_counting.py",
+                           "--randomly-seed=12345", "tests/test_counting.py",
                            "chapters/02_nin_block.ipynb", "chapters/03_shape_tracing.ipynb"],
                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -35,8 +35,20 @@ STALL_RECORDS = 2
 SPREAD_TOL = 1e-5
 
 
-def _near_ln10(losses: Sequence[float], records: int, loss_tol: float) -> bool:
-    return len(losses) >= records and all(abs(float(v) - LN10) <= loss_tol for v in losses[-records:])
+def _last_records_hold(losses: Sequence[float], values: Sequence[float], records: int, loss_tol: float,
+                       value_tol: float) -> bool:
+    # The shared test of the two detectors: the last ``records`` losses near ln 10, and the same many values small.
+    if records < 1:
+        raise ValueError(f"records must be at least 1, got {records}")
+    if len(values) < records or len(losses) < records:
+        return False
+    return (all(abs(float(v) - LN10) <= loss_tol for v in losses[-records:])
+            and all(float(v) <= value_tol for v in values[-records:]))
+
+
+def _logit_spread(logits: torch.Tensor) -> float:
+    """The largest spread of one logit across the images (rows): 0 when the output does not depend on the image."""
+    return (logits.max(0).values - logits.min(0).values).max().item()
 
 
 def is_stalled(losses: Sequence[float], max_abs_logits: Sequence[float], *, records: int = STALL_RECORDS,
@@ -47,11 +59,7 @@ def is_stalled(losses: Sequence[float], max_abs_logits: Sequence[float], *, reco
     An entry is a training step, or (as in the book's runs) an epoch: its mean loss, and the largest absolute
     logit over all its steps. Fewer than ``records`` entries is not a stall. Explained in chapter 7.
     """
-    if records < 1:
-        raise ValueError(f"records must be at least 1, got {records}")
-    if len(max_abs_logits) < records:
-        return False
-    return _near_ln10(losses, records, loss_tol) and all(float(v) <= logit_tol for v in max_abs_logits[-records:])
+    return _last_records_hold(losses, max_abs_logits, records, loss_tol, logit_tol)
 
 
 def is_stuck(losses: Sequence[float], logit_spreads: Sequence[float], *, records: int = STALL_RECORDS,
@@ -62,11 +70,7 @@ def is_stuck(losses: Sequence[float], logit_spreads: Sequence[float], *, records
 
     Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
-    if records < 1:
-        raise ValueError(f"records must be at least 1, got {records}")
-    if len(logit_spreads) < records:
-        return False
-    return _near_ln10(losses, records, loss_tol) and all(float(v) <= spread_tol for v in logit_spreads[-records:])
+    return _last_records_hold(losses, logit_spreads, records, loss_tol, spread_tol)
 
 
 class StallMonitor:
@@ -89,7 +93,7 @@ class StallMonitor:
         if module.training:
             logits = output.detach().float()
             self.max_abs_logits.append(logits.abs().max().item())
-            self.logit_spreads.append((logits.max(0).values - logits.min(0).values).max().item())
+            self.logit_spreads.append(_logit_spread(logits))
 
     def _on_maps(self, module: nn.Module, args: Any, output: torch.Tensor) -> None:
         if module.training:
@@ -142,7 +146,7 @@ def stall_mechanism(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         "images": len(images),
         "max_abs_logit": logits.abs().max().item(),
         "all_logits_zero": bool((logits == 0).all()),
-        "logit_spread": (logits.max(0).values - logits.min(0).values).max().item(),
+        "logit_spread": _logit_spread(logits),
         "softmax_min": probabilities.min().item(),
         "softmax_max": probabilities.max().item(),
         "loss": F.cross_entropy(logits, labels[:len(logits)]).item(),

@@ -189,10 +189,9 @@ def stall_table(report: Mapping[str, Any], variants: Sequence[str]) -> Table:
     last-epoch training loss and test accuracy. Explained in chapter 7."""
     rows = []
     for name in variants:
-        entry = report["variants"][name]
-        runs = entry["runs"]
+        runs, summary = variant_runs(report, name), report["variants"][name]["summary"]
         dead = sum(is_dead_at_the_end(r) for r in runs)
-        rows.append([name, f"{entry['summary']['stalled']} of {len(runs)}", f"{entry['summary']['stuck']} of {len(runs)}",
+        rows.append([name, f"{summary['stalled']} of {len(runs)}", f"{summary['stuck']} of {len(runs)}",
                      f"{dead} of {len(runs)}", ", ".join(_number(r.get("final_train_loss"), ".4f") for r in runs),
                      ", ".join(_number(r.get("final_test_accuracy"), ".3f") for r in runs)])
     return Table(["recipe", "stalled", "stuck", "dead at the end", "last-epoch loss per seed",

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nin_book.experiments.stall import LN10
-from nin_book.experiments.summary import variant_runs
+from nin_book.experiments.summary import run_values, variant_runs
 from nin_book.plots import CLASS_COLORS
 
 __all__ = ["plot_shifted_accuracy", "plot_stall_runs", "plot_variant_accuracies"]
@@ -35,7 +35,7 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
     for row, name in enumerate(variants):
         for key, color, offset, label in (("final_test_accuracy", TEST_COLOR, -0.12, "test"),
                                           ("final_train_accuracy", TRAIN_COLOR, 0.12, "train (10,000 seen images)")):
-            values = 100 * np.array([r[key] for r in variant_runs(report, name) if r.get(key) is not None])
+            values = 100 * np.array(run_values(report, name, key))
             if not len(values):
                 continue
             spread = report["variants"][name]["summary"][key]  # mean and sample std across seeds, as in the tables
