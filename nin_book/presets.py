@@ -1,4 +1,5 @@
-"""Training settings: one frozen ``TrainConfig`` and four named presets (``seed224``, ``cpu``, ``classic``, ``smoke``).
+"""Training settings: one frozen ``TrainConfig`` and five named presets (``seed224``, ``cpu``, ``cpu112``, ``classic``,
+``smoke``).
 
 A config is plain data (numbers, strings, tuples), so it goes into checkpoints and metrics JSON as is
 and chapter 6 can rebuild the exact network from a checkpoint. Explained in chapter 5, "Training NiN on Fashion-MNIST".
@@ -130,6 +131,11 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 #   pools are 2x2 after blocks 1 and 2 only, so the class maps before GAP are 7x7 and each map cell sees a
 #   26x26 window, smaller than the 28x28 image (chapter 6 needs maps that can localise). Batch norm, light
 #   dropout and flips. Measured: results in nin_book/results/ (cpu.json says machine, torch and command).
+# cpu112: the network chapters 2-4 study (the classic NiN's convolutions, 11x11/4 first block, with seed224's batch
+#   norm, dropout and recipe) on a 2-core CPU. 224x224 costs ~10 min an epoch there at 128x128 already; 112x112
+#   (half the side, a quarter of the pixels) trains at ~165 images/s on a 2-core AMD EPYC, so 6 epochs take about
+#   40 minutes, and it still leaves 2x2 class maps (99 is the smallest input that does; 224 gives 5x5).
+#   Batch 128 at lr 0.1 (seed224's 0.2 at batch 256, scaled). Measured: results in nin_book/results/.
 # classic: Dive into Deep Learning's recipe as release 0.17 prints it (nin_book.literature.D2L_NIN, checked by a
 #   test: the 2013 network: no batch norm; Xavier initialisation; plain SGD without momentum or weight decay at
 #   lr 0.1; batch 128; 10 epochs at 224; fp32), so that a GPU run can set it beside seed224. Not measured:
@@ -149,6 +155,12 @@ PRESETS: dict[str, TrainConfig] = {
                "pools": ((2, 2, 0), (2, 2, 0), None), "batch_norm": True, "dropout": 0.2},
         epochs=8, batch_size=128, lr=0.2, weight_decay=5e-4, schedule="onecycle", warmup_fraction=0.2,
         label_smoothing=0.0, flip=True, resolution=28, eval_batch_size=1000,
+    ),
+    "cpu112": TrainConfig(
+        preset="cpu112",
+        model={"batch_norm": True, "dropout": 0.5},
+        epochs=6, batch_size=128, lr=0.1, weight_decay=5e-4, schedule="onecycle", warmup_fraction=0.2,
+        label_smoothing=0.1, flip=True, resolution=112, eval_batch_size=500,
     ),
     "classic": TrainConfig(
         preset="classic",

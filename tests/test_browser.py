@@ -6,7 +6,8 @@ it is missing or older than any source (chapters, nin_book, configuration), it i
 
 Each page must load with no JavaScript console error and no failed request; every request must stay on
 localhost (the book works offline); every image must decode; every internal link must lead to an existing
-page and anchor; math must be typeset by MathJax; saved widgets must be drawn by the widget manager; each
+page and anchor; math must be typeset by MathJax; no code cell may scroll sideways in a 1400 px wide window;
+saved widgets must be drawn by the widget manager; each
 chapter page must carry the Colab launch button for the repository and branch in _config.yml.
 A screenshot of each page is saved outside the repository: under $NIN_BOOK_SCREENSHOTS if set, else in
 pytest's temporary folder (its path is printed).
@@ -47,7 +48,7 @@ PAGE_TIMEOUT_S = 60
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,900", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--disable-dev-shm-usage", "--window-size=1400,900", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
 
 
@@ -291,6 +292,9 @@ return {
   mathSource: document.querySelectorAll('.math').length,
   mathRendered: document.querySelectorAll('mjx-container').length,
   mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
+  // Code cells whose code is wider than their block: a reader would have to scroll sideways.
+  wideCode: [...document.querySelectorAll('.cell_input pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => p.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '').trim().slice(0, 60)),
   widgetViews: views.length,
   widgetState: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
   widgetsDrawn: views.filter(v => {
@@ -348,6 +352,7 @@ def test_page_in_browser(page: str, server: _Server, driver, screenshots: Path) 
     if state["mathSource"] and state["mathRendered"] < state["mathSource"]:
         problems.append(f"MathJax typeset {state['mathRendered']} of {state['mathSource']} math elements")
     problems += [f"MathJax error: {text}" for text in state["mathErrors"]]
+    problems += [f"code cell scrolls sideways at 1400 px: {line!r}" for line in state["wideCode"]]
 
     source = _source_of(page)
     stored_views = _stored_widget_views(source)

@@ -20,6 +20,7 @@ from nin_book.evaluate import (  # noqa: E402
 from nin_book.figures.eval import (  # noqa: E402
     plot_confusion_matrix,
     plot_learning_curves,
+    plot_run_comparison,
     show_image_grid,
 )
 
@@ -94,3 +95,16 @@ def test_figures_draw():
     plt.close("all")
     with pytest.raises(ValueError, match="same lengths"):
         plot_learning_curves([1.0], [0.5, 0.6], [0.5])
+
+
+def test_run_comparison_draws_each_run_per_epoch_and_per_minute():
+    runs = {"a": [{"test_accuracy": 0.5, "wall_seconds": 60}, {"test_accuracy": 0.7, "wall_seconds": 120}],
+            "b": [{"test_accuracy": 0.6, "wall_seconds": 600}]}
+    fig = plot_run_comparison(runs)
+    per_epoch, per_minute = fig.axes
+    assert [line.get_label() for line in per_epoch.lines] == ["a", "b"]
+    assert list(per_epoch.lines[0].get_xdata()) == [1, 2] and list(per_minute.lines[0].get_xdata()) == [1.0, 2.0]
+    assert list(per_minute.lines[1].get_ydata()) == [0.6]
+    plt.close("all")
+    with pytest.raises(ValueError, match="at least one epoch"):
+        plot_run_comparison({"a": []})

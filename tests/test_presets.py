@@ -21,7 +21,7 @@ from nin_book.shapes import trace
 
 
 def test_the_four_presets_exist():
-    assert PRESET_NAMES == ("seed224", "cpu", "classic", "smoke")
+    assert PRESET_NAMES == ("seed224", "cpu", "cpu112", "classic", "smoke")
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -76,7 +76,7 @@ def test_smoke_preset_is_small():
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown preset 'gpu'; valid presets: seed224, cpu, classic, smoke"):
+    with pytest.raises(ValueError, match="unknown preset 'gpu'; valid presets: seed224, cpu, cpu112, classic, smoke"):
         get_preset("gpu")
 
 

@@ -15,6 +15,7 @@ from nin_book.results import (
     RunSummary,
     committed_runs,
     find_benchmarks,
+    load_input_sizes,
     load_run,
     publish_run,
     write_json,
@@ -112,6 +113,23 @@ def test_committed_runs_match_the_presets_that_claim_them(name):
 def test_the_cpu_run_is_committed():
     assert "cpu" in committed_runs(), f"nin_book/results/ must hold the cpu preset's run; it holds {committed_runs()}"
     assert (RESULTS_DIR / "cpu.pt").stat().st_size < 5_000_000  # small enough to ship in the package
+
+
+def test_the_studied_network_run_is_committed_with_its_input_size_measurement(tmp_path):
+    """Chapter 5 shows chapters 2-4's NiN trained on a CPU (cpu112) and the measurement that chose its input size."""
+    assert "cpu112" in committed_runs(), committed_runs()
+    assert (RESULTS_DIR / "cpu112.pt").stat().st_size < 10_000_000
+    sizes = load_input_sizes()
+    rows = {row["size"]: row for row in sizes["rows"]}
+    assert {224, 112, get_preset("cpu112").resolution} <= set(rows)
+    for row in rows.values():  # the ratio is against 224x224 in the same run, and the epoch time follows from the speed
+        assert row["speed_vs_224"] == pytest.approx(row["images_per_second"] / rows[224]["images_per_second"])
+        assert row["epoch_minutes"] == pytest.approx(60_000 / row["images_per_second"] / 60)
+    assert rows[224]["class_map_side"] == 5 and rows[112]["class_map_side"] == 2
+    assert sizes["provenance"]["cpu_model"] and sizes["command"].startswith("python benchmarks/input_size.py")
+    (tmp_path / "input_sizes.json").write_text('{"rows": [{"size": 112}], "provenance": {}}')
+    with pytest.raises(ValueError, match="not a report of benchmarks/input_size.py"):
+        load_input_sizes(tmp_path)
 
 
 def test_committed_experiments_are_the_full_set_of_todays_variants():

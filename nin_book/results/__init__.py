@@ -41,6 +41,7 @@ __all__ = [
     "find_benchmarks",
     "load_experiments",
     "load_average",
+    "load_input_sizes",
     "load_run",
     "machine_provenance",
     "publish_run",
@@ -309,6 +310,23 @@ def find_benchmarks(folder: str | os.PathLike = RESULTS_DIR, pattern: str = "ben
     """
     return [BenchmarkResult.from_json(json.loads(path.read_text()), source=f"nin_book/results/{path.name}")
             for path in sorted(Path(folder).glob(pattern))]
+
+
+INPUT_SIZES_FILE = "input_sizes.json"
+
+
+def load_input_sizes(folder: str | os.PathLike = RESULTS_DIR) -> dict[str, Any]:
+    """The committed measurement of ``benchmarks/input_size.py``: training speed of the network chapters 2-4 study
+    at each input size (``rows``), with the command and machine (``provenance``).
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (why the studied network trains at 112×112 on a CPU).
+    """
+    path = Path(folder) / INPUT_SIZES_FILE
+    report = json.loads(path.read_text())
+    needed = {"size", "images_per_second", "speed_vs_224", "epoch_minutes", "class_map_side", "flops_per_image"}
+    if not report.get("rows") or any(needed - set(row) for row in report["rows"]) or "provenance" not in report:
+        raise ValueError(f"{path} is not a report of benchmarks/input_size.py (rows with {sorted(needed)})")
+    return report
 
 
 def load_experiments(path: str | os.PathLike | None = None, *, require_full: bool = True) -> dict[str, Any]:
