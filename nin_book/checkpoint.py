@@ -27,11 +27,15 @@ from nin_book.presets import TrainConfig, build_model, config_from_dict
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CorruptCheckpointError",
+    "InvalidCheckpointError",
     "OutputInUseError",
     "UnfinishedCheckpointWarning",
     "atomic_write_bytes",
+    "check_device",
+    "checkpoint_config",
     "load_checkpoint",
     "load_model",
+    "load_weights",
     "lock_output",
     "remove_stale_temp_files",
     "save_checkpoint",
@@ -42,6 +46,11 @@ CHECKPOINT_FORMAT = 1
 
 class CorruptCheckpointError(ValueError):
     """The file is not a readable checkpoint (truncated, empty, another format, random bytes)."""
+
+
+class InvalidCheckpointError(ValueError):
+    """The file reads as a checkpoint, but its contents do not describe a network nin_book can rebuild (weights that
+    do not fit its config, an unknown setting, an epoch that is not a number, a network too large to build)."""
 
 
 class OutputInUseError(RuntimeError):
@@ -175,14 +184,38 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     _atomic(Path(path), lambda f: torch.save({"format": CHECKPOINT_FORMAT, **state}, f))
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device` this machine has; otherwise ``ValueError``: "unknown device" for a
+    name torch does not know (``"gpu"``), "device not available" for one this machine lacks (``"cuda"`` without
+    a GPU). Explained in chapter 6, "Reading NiN's class confidence maps" (reloading a network).
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {str(device)!r}; use 'cpu', or 'cuda' on a machine with a CUDA GPU") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (parsed.index is not None and parsed.index >= count):
+            have = f"this machine has {count} CUDA GPU{'s' if count != 1 else ''}" if count else "torch sees no CUDA GPU"
+            raise ValueError(f"device not available: {parsed} was asked for, but {have}; use device='cpu'")
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device not available: {parsed} was asked for, but torch sees no Apple GPU; use device='cpu'")
+    elif parsed.type != "cpu":
+        raise ValueError(f"unknown device {str(device)!r} for a checkpoint; use 'cpu', or 'cuda' on a machine with a CUDA GPU")
+    return parsed
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`, with clear errors for a missing or
     foreign file; a truncated, empty or garbled one raises :class:`CorruptCheckpointError`.
 
-    Only tensors and plain data are unpickled (``weights_only=True``). Explained in chapter 5
-    (resuming) and chapter 6 (reloading).
+    ``map_location`` is checked first (:func:`check_device`): an unknown or missing device is a ``ValueError``
+    saying so, never a corrupt checkpoint. Only tensors and plain data are unpickled (``weights_only=True``).
+    Explained in chapter 5 (resuming) and chapter 6 (reloading).
     """
     path = Path(path)
+    map_location = check_device(map_location)
     if path.is_dir():
         raise IsADirectoryError(f"checkpoint {path} is a directory; give the path of a checkpoint file")
     if not path.is_file():
@@ -198,8 +231,72 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"checkpoint {path} is corrupt or not a checkpoint ({reason}); delete it, or train afresh over it "
             "(python -m nin_book.train --fresh ...)") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "model" not in state:
-        raise ValueError(f"{path} is not a nin_book checkpoint (format {CHECKPOINT_FORMAT})")
+        raise InvalidCheckpointError(f"{path} is not a nin_book checkpoint (format {CHECKPOINT_FORMAT})")
     return state
+
+
+def _invalid(path: str | os.PathLike, reason: str) -> InvalidCheckpointError:
+    return InvalidCheckpointError(f"checkpoint {path} is not a valid nin_book checkpoint: {reason}; it was not written "
+                                  "by nin_book.train, or was changed since: train again with python -m nin_book.train")
+
+
+def _shape(value: object) -> str:
+    return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
+
+
+def _first(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def load_weights(model: nn.Module, weights: object, path: str | os.PathLike) -> None:
+    """Load a checkpoint's ``weights`` (a state dict) into ``model``; weights that do not fit it raise
+    :class:`InvalidCheckpointError` in one line naming the first mismatches. Explained in chapter 6.
+    """
+    if not isinstance(weights, dict) or not all(isinstance(k, str) for k in weights):
+        raise _invalid(path, f"its weights are a {type(weights).__name__}, not a state dict")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shapes = [f"{k} {_shape(weights[k])} instead of {tuple(v.shape)}" for k, v in expected.items()
+              if k in weights and (not isinstance(weights[k], torch.Tensor) or weights[k].shape != v.shape)]
+    problems = [f"{label}: {_first(names)}" for label, names in
+                (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)) if names]
+    if problems:
+        raise _invalid(path, "its weights do not fit the network its config describes (" + "; ".join(problems) + ")")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise _invalid(path, f"its weights do not load ({str(err).splitlines()[0]})") from None
+
+
+def checkpoint_config(state: dict[str, Any], path: str | os.PathLike) -> tuple[TrainConfig, int]:
+    """The :class:`TrainConfig` and the epoch a checkpoint holds, checked: anything that does not describe a
+    network :func:`nin_book.presets.build_model` can build raises :class:`InvalidCheckpointError`.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if not isinstance(state.get("config"), dict):
+        raise ValueError(f"checkpoint {path} has no training config, so the network cannot be rebuilt; "
+                         "it was not written by nin_book.train: train again with python -m nin_book.train --checkpoint ...")
+    try:
+        config = config_from_dict(state["config"])
+    except (TypeError, ValueError, AttributeError) as err:
+        raise _invalid(path, f"its config does not load ({_one_line(err)})") from None
+    epoch = state.get("epoch", config.epochs)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= config.epochs:
+        raise _invalid(path, f"its epoch is {epoch!r}, not a whole number from 0 to {config.epochs}")
+    return config, epoch
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def _build(config: TrainConfig, path: str | os.PathLike) -> nn.Module:
+    try:
+        return build_model(config)
+    except (TypeError, ValueError) as err:
+        raise _invalid(path, f"its config does not describe a nin_book NiN ({_one_line(err)})") from None
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", *,
@@ -209,20 +306,19 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", *,
     Works for checkpoints of the presets and of any config whose ``model`` field describes a
     :func:`nin_book.models.nin`. A checkpoint saved before its last epoch (an interrupted run) gives an
     :class:`UnfinishedCheckpointWarning` naming the epoch; ``require_finished=True`` makes that a
-    ``ValueError``. Explained in chapter 6, "Reading NiN's class confidence maps".
+    ``ValueError``. An unknown or missing ``device`` is a ``ValueError`` saying so; a checkpoint whose weights,
+    settings or epoch do not describe a network raises :class:`InvalidCheckpointError` in one line.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
     """
-    state = load_checkpoint(path, map_location=device)
-    if not isinstance(state.get("config"), dict):
-        raise ValueError(f"checkpoint {path} has no training config, so the network cannot be rebuilt; "
-                         "it was not written by nin_book.train: train again with python -m nin_book.train --checkpoint ...")
-    config = config_from_dict(state["config"])
-    epoch = state.get("epoch", config.epochs)
+    device = check_device(device)
+    state = load_checkpoint(path)  # on the CPU; the network moves to the device once it is built
+    config, epoch = checkpoint_config(state, path)
     if epoch < config.epochs:
         message = (f"checkpoint {path} is unfinished: it holds epoch {epoch} of {config.epochs}; finish it by running "
                    f"the same training again with --checkpoint {path} (it resumes)")
         if require_finished:
             raise ValueError(message)
         warnings.warn(message, UnfinishedCheckpointWarning, stacklevel=2)
-    model = build_model(config)
-    model.load_state_dict(state["model"])
+    model = _build(config, path)
+    load_weights(model, state["model"], path)
     return model.to(device).eval(), config

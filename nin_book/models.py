@@ -6,17 +6,19 @@ All three follow the Dive into Deep Learning configuration for one-channel 224×
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from nin_book.shapes import conv_output_size
 
 __all__ = [
-    "CLASSIC_KERNELS", "CLASSIC_POOLS", "FC_DROPOUT", "HEADS", "nin_block", "nin", "vgg_block", "vgg11", "alexnet",
-    "init_weights",
+    "CLASSIC_KERNELS", "CLASSIC_POOLS", "FC_DROPOUT", "HEADS", "MAX_PARAMETERS", "MAX_WIDTH", "nin_block", "nin",
+    "vgg_block", "vgg11", "alexnet", "init_weights",
 ]
 
 
@@ -65,6 +67,11 @@ CLASSIC_KERNELS: tuple[int, int, int] = (5, 3, 3)
 # on fully connected layers).
 HEADS: tuple[str, ...] = ("gap", "fc", "fc_dropout")
 FC_DROPOUT = 0.5
+# The largest network nin() allocates: channel counts (input, widths, classes) up to MAX_WIDTH and MAX_PARAMETERS
+# weights (4 GiB in float32; the classic NiN has 2 million). On the meta device (shapes only, nothing allocated, as
+# the explorers build) there is no bound, so a reader can still trace and count a larger one.
+MAX_WIDTH = 16_384
+MAX_PARAMETERS = 1 << 30
 
 
 def nin(
@@ -102,6 +109,9 @@ def nin(
     ``final_relu=False`` leaves out the ReLU on the class maps (block 4's last layer). ``image_size`` is the
     input's side, used only to size the fully connected layer of the ``fc`` heads.
 
+    Real weights are bounded: a channel count above ``MAX_WIDTH`` or more than ``MAX_PARAMETERS`` weights raises
+    ``ValueError`` before anything is allocated; on the meta device (``with torch.device("meta")``) any size builds.
+
     Explained in chapter 2 (blocks), chapter 3 (shapes), chapter 6 (confidence maps) and chapter 7
     (the options).
     """
@@ -124,6 +134,8 @@ def nin(
         raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
     w1, w2, w3 = widths
     k2, k3, k4 = kernels
+    if not torch.empty(0).is_meta:  # real weights: refuse a network no machine can hold before allocating it
+        _check_size(in_channels, num_classes, widths, (k, k2, k3, k4), mlp_convs, head, image_size, (k, s, p), pools)
     blocks = [
         ("block1", nin_block(in_channels, w1, k, s, p, batch_norm, mlp_convs)),
         ("block2", nin_block(w1, w2, k2, 1, k2 // 2, batch_norm, mlp_convs)),
@@ -151,6 +163,28 @@ def nin(
     if init is False:
         return net
     return init_weights(net, scheme="kaiming" if init is True else init)
+
+
+def _check_size(in_channels: int, num_classes: int, widths: tuple[int, ...], kernels: tuple[int, ...], mlp_convs: int,
+                head: str, image_size: int, first_block: tuple[int, int, int],
+                pools: Sequence[tuple[int, int, int] | None]) -> None:
+    counts = {"in_channels": in_channels, "num_classes": num_classes, "widths": max(widths)}
+    for name, value in counts.items():
+        if value > MAX_WIDTH:
+            got = widths if name == "widths" else value
+            raise ValueError(f"{name} must be at most {MAX_WIDTH:,} to build real weights, got {got}; trace or count a "
+                             "larger network on the meta device (with torch.device('meta'): nin(...))")
+    channels = (in_channels, *widths, num_classes)
+    weights = 0
+    for c_in, c_out, kernel in zip(channels[:-1], channels[1:], kernels, strict=True):
+        weights += c_in * c_out * kernel * kernel + c_out + mlp_convs * (c_out * c_out + c_out)
+    if head != "gap":
+        with contextlib.suppress(ValueError):  # a size that leaves no class map is refused below, in its own words
+            weights += (num_classes * _class_map_side(image_size, first_block, pools) ** 2 + 1) * num_classes
+    if weights > MAX_PARAMETERS:
+        raise ValueError(f"this NiN would have about {weights:,} weights, more than the {MAX_PARAMETERS:,} nin() "
+                         "allocates; use smaller widths or kernels, or trace or count it on the meta device "
+                         "(with torch.device('meta'): nin(...))")
 
 
 def _class_map_side(image_size: int, first_block: tuple[int, int, int],

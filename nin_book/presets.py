@@ -23,6 +23,7 @@ __all__ = [
     "PRESETS",
     "PRESET_NAMES",
     "PRECISIONS",
+    "MAX_SEED",
     "SCHEDULES",
     "TrainConfig",
     "build_model",
@@ -38,6 +39,8 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 # "auto": bf16 autocast on a GPU that supports it, fp16 with loss scaling on one that does not (Colab's T4),
 # fp32 on the CPU. "fp32" forces full precision everywhere (the classic preset, as Dive into Deep Learning).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Seeds are 32-bit, as numpy's: larger ones overflow the shuffling generator's arithmetic.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED} (2**32 - 1), got {self.seed!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in SCHEDULES:

@@ -16,8 +16,10 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +31,25 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nin_book.batches import DeviceBatches
-from nin_book.checkpoint import OutputInUseError, atomic_write_bytes, load_checkpoint, lock_output, save_checkpoint
+from nin_book.checkpoint import (
+    OutputInUseError,
+    atomic_write_bytes,
+    checkpoint_config,
+    load_checkpoint,
+    load_weights,
+    lock_output,
+    save_checkpoint,
+)
 from nin_book.data import FashionMNIST, load_fashion_mnist
-from nin_book.presets import PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
-from nin_book.results import cpu_model
+from nin_book.presets import MAX_SEED, PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
+from nin_book.results import RESULTS_DIR, cpu_model, in_results_dir
 from nin_book.shapes import ShapeError, trace
 
 __all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "EpochRecord",
+    "Terminated",
     "TrainResult",
     "TrainingDiverged",
     "build_parser",
@@ -52,6 +65,50 @@ __all__ = [
 
 # On CUDA the NaN check reads back only every this many steps; the first bad step is recorded on the device.
 NAN_CHECK_EVERY = 50
+# The CLI's exit status when a run is stopped: 128 + the signal's number, as a shell reports a process the signal
+# killed. Ctrl-C is SIGINT (2); SIGTERM (15) is what timeout, kill, Slurm and Docker send.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while training: handled exactly as Ctrl-C is (the run stops at a safe point, the checkpoint
+    keeps the last finished epoch, the history so far is returned). Explained in chapter 5."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_training() -> Any:
+    """While the block runs, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``) instead of killing the
+    process; the previous handler is put back afterwards. Outside the main thread, where Python cannot set a
+    handler, SIGTERM keeps its old meaning."""
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated("SIGTERM")
+
+    previous: Any = None
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.signal(signal.SIGTERM, stop)
+            installed = True
+        except (ValueError, OSError):  # not the main interpreter, or no SIGTERM on this platform
+            pass
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _stopped_by(err: BaseException) -> str:
+    return "SIGTERM" if isinstance(err, Terminated) else "SIGINT"
+
+
+def _stop_words(err: BaseException) -> str:
+    return "stopped by SIGTERM" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
+
+
+def _stop_status(err: BaseException) -> int:
+    return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
 
 
 class TrainingDiverged(RuntimeError):
@@ -83,8 +140,8 @@ class EpochRecord:
 class TrainResult:
     """What :func:`fit` returns: the config, the per-epoch history and the headline numbers.
 
-    ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C: the history so far is kept) or
-    ``"diverged"``. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
+    ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C or SIGTERM, named in ``stopped_by``: the history so
+    far is kept) or ``"diverged"``. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
     from the earlier run's). Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
 
@@ -99,6 +156,7 @@ class TrainResult:
     wall_seconds: float = 0.0
     checkpoint: str | None = None
     precision: str = "fp32"
+    stopped_by: str | None = None  # "SIGINT" (Ctrl-C) or "SIGTERM" when status is "interrupted"
 
     @property
     def final_test_accuracy(self) -> float | None:
@@ -127,6 +185,7 @@ class TrainResult:
             "epochs_completed": len(self.history),
             "resumed_from_epoch": self.resumed_from_epoch,
             "checkpoint": self.checkpoint,
+            "stopped_by": self.stopped_by,
             "history": [vars(r) for r in self.history],
         }
 
@@ -242,10 +301,18 @@ def predict(model: nn.Module, images: torch.Tensor, *, resolution: int = 28, bat
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, resolution: int = 28,
              batch_size: int = 1024, device: str | torch.device | None = None, precision: str = "auto") -> float:
-    """Accuracy of ``model`` on uint8 ``images`` with int64 ``labels`` (a float in [0, 1]).
+    """Accuracy of ``model`` on uint8 ``images`` (N, 28, 28) with int64 ``labels`` (N,) (a float in [0, 1]).
 
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    Labels of another shape or length raise ``ValueError`` naming both shapes, as
+    :func:`nin_book.evaluate.accuracy` does. Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
+    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise ValueError(f"images and labels must be tensors, got {type(images).__name__} and {type(labels).__name__}")
+    if labels.ndim != 1 or images.ndim < 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match images of shape {tuple(images.shape)}; "
+                         f"pass one label per image, shape ({images.shape[0] if images.ndim else 0},)")
+    if labels.numel() == 0:
+        raise ValueError("no images given: evaluate needs at least one image and its label")
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     scores = _logits(model, images, resolution, dev, batch_size, precision)
     return (scores.argmax(1) == labels.to(dev)).float().mean().item()
@@ -274,15 +341,28 @@ def fit(
       process training into it gets :class:`~nin_book.checkpoint.OutputInUseError` naming this one.
     - A NaN or infinite loss raises :class:`TrainingDiverged` naming the step (lower the learning rate).
     - Ctrl-C (``KeyboardInterrupt``) stops training and returns the result with ``status="interrupted"``;
-      the checkpoint keeps the last epoch whose save finished, and the message names it.
+      the checkpoint keeps the last epoch whose save finished, and the message names it. SIGTERM (what
+      ``timeout``, ``kill``, Slurm and Docker send) is handled the same way while ``fit`` runs in the main thread
+      (``stopped_by`` says which); the previous SIGTERM handler is restored when it returns.
+    - A checkpoint inside ``nin_book/results/`` (the committed runs) is refused: train elsewhere and publish.
     - ``on_epoch_end`` is called with each epoch's record (after the checkpoint is written).
+    - A ``checkpoint`` that is a directory or not a regular file (a device node such as ``/dev/null``), or in a
+      folder that cannot be written, raises ``ValueError`` before training, as the command line refuses it.
 
     Returns a :class:`TrainResult`; ``model`` itself is trained in place.
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
+    if checkpoint is not None:  # a directory, a device node or an unwritable folder: refused before training
+        problem = _output_problem("checkpoint", Path(checkpoint))
+        if problem:
+            raise ValueError(problem)
+    if checkpoint is not None and in_results_dir(checkpoint):
+        raise ValueError(f"checkpoint {checkpoint} is inside {RESULTS_DIR}, which holds the book's committed runs; "
+                         "train into another folder and publish the finished run with python -m nin_book.results publish")
     with contextlib.ExitStack() as stack:
         if checkpoint is not None:
             stack.enter_context(lock_output(checkpoint, "checkpoint"))
+        stack.enter_context(_sigterm_stops_training())
         return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end)
 
 
@@ -320,12 +400,18 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
     saved_epoch: int | None = None  # the epoch the checkpoint file holds, for the Ctrl-C message
     if checkpoint is not None and resume and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, map_location=device)
+        missing = [key for key in ("optimizer", "scheduler", "rng", "history") if key not in state]
+        if missing:
+            raise ValueError(f"checkpoint {checkpoint} holds published weights only (no {', '.join(missing)} state), which "
+                             "cannot be resumed; train afresh over it with --fresh (resume=False in Python), or give "
+                             "another --checkpoint")
+        checkpoint_config(state, checkpoint)  # a config or epoch that does not describe a run: one line, not a traceback
         diff = _settings_differ(state, config, device)
         if diff:
             raise ValueError(f"checkpoint {checkpoint} was written with different settings ({', '.join(diff)}); "
                              "pass the same settings, or train afresh over it (--fresh on the command line, "
                              "resume=False in Python)")
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"], checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"].cpu())
@@ -356,8 +442,9 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
                 saved_epoch = epoch + 1
             if on_epoch_end is not None:
                 on_epoch_end(record)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated)
         result.status = "interrupted"
+        result.stopped_by = _stopped_by(err)
         done = len(result.history)
         # Ctrl-C during a save leaves the previous file: name the epoch the checkpoint really holds.
         if checkpoint is None:
@@ -366,7 +453,8 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
             kept = f"; no checkpoint was written to {checkpoint} yet"
         else:
             kept = f" and the checkpoint {checkpoint}, which holds epoch {saved_epoch} (run again to resume from there)"
-        result.message = f"interrupted after {done} of {config.epochs} epochs; kept their history{kept}"
+        how = "stopped by SIGTERM" if result.stopped_by == "SIGTERM" else "interrupted"
+        result.message = f"{how} after {done} of {config.epochs} epochs; kept their history{kept}"
     finally:
         epochs.close()
         result.wall_seconds = time.perf_counter() - start
@@ -491,6 +579,16 @@ def _positive(kind: type, at_most: float | None = None) -> Callable[[str], Any]:
     return parse
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED} (2**32 - 1), got {text}")
+    return value
+
+
 # Learning rates far above 1 only diverge, and from ~1e38 on they overflow float32 inside the optimiser
 # (a traceback, not the NaN guard's message): refuse them as arguments.
 MAX_LR = 1000.0
@@ -508,7 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=_positive(int), help="image side in pixels after resizing")
     p.add_argument("--train-limit", type=_positive(int), help="train on the first N images only")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=_seed, help=f"random seed, a whole number from 0 to {MAX_SEED} (2**32 - 1)")
     p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
     p.add_argument("--checkpoint", help="save a checkpoint there after every epoch and resume from it if present "
                                         "(locked while training: a second run on it is refused)")
@@ -521,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _output_problem(flag: str, path: Path) -> str | None:
     """Why ``path`` cannot be written (checked before training, so that no run's results are lost), or None."""
     if path.is_dir():
-        example = path / ("run.json" if "metrics" in flag else "run.pt")
+        example = path / ("run.pt" if "checkpoint" in flag else "run.json")
         return f"{flag} {path} is a directory; give a file path, e.g. {example}"
     if path.exists() and not path.is_file():
         return f"{flag} {path} is not a regular file; give the path of a file"
@@ -555,12 +653,22 @@ def _memory_problem(model: nn.Module, config: TrainConfig, device: torch.device)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 done, 1 diverged, data missing or an output in use, 130 interrupted).
+    """Run the CLI; returns the exit status: 0 done; 1 diverged, data missing or an output in use; 2 a bad argument;
+    130 (``EXIT_INTERRUPTED``) stopped by Ctrl-C and 143 (``EXIT_TERMINATED``) stopped by SIGTERM, after writing the
+    metrics of the finished epochs (the checkpoint keeps the last one); stopped while the data loads, nothing is written.
 
     Every argument, output path and input size is checked before any data is loaded or training starts;
     the checkpoint and metrics files are locked while the run lasts. Explained in chapter 5, "Training NiN on
     Fashion-MNIST".
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as err:  # Ctrl-C before training (while checking, building or locking): nothing written
+        print(f"{_stop_words(err)} before training; nothing was written", file=sys.stderr)
+        return _stop_status(err)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     cli_start = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -579,6 +687,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--checkpoint and --metrics-out are the same file ({args.metrics_out}); "
                          "give them different paths, or the metrics would overwrite the checkpoint")
     for flag, path in outputs:
+        if in_results_dir(path):
+            parser.error(f"{flag} {path} is inside {RESULTS_DIR}, which holds the book's committed runs; write it "
+                         "elsewhere (e.g. /tmp) and publish the finished run with python -m nin_book.results publish")
         problem = _output_problem(flag, path)
         if problem:
             parser.error(problem)
@@ -596,6 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OutputInUseError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        locks.enter_context(_sigterm_stops_training())  # SIGTERM while loading or training: as Ctrl-C
         return _run(args, argv, name, model, config, cli_start)
 
 
@@ -606,6 +718,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
     except (OSError, ValueError) as err:  # DataNotFoundError is an OSError; its message says how to get the data
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:
+        print(f"{_stop_words(err)} while loading the data, before training; nothing was written", file=sys.stderr)
+        return _stop_status(err)
     code = 0
     try:
         result = fit(model, data, config, checkpoint=args.checkpoint, resume=not args.fresh)
@@ -616,7 +731,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if result.status == "interrupted":
-        code = 130
+        code = EXIT_TERMINATED if result.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
         print(f"{result.message}", file=sys.stderr)
     metrics = result.to_dict()
     metrics["data_source"] = data.source
@@ -627,6 +742,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
     except OSError as err:  # checked before training, so only a full disk or a changed folder gets here
         print(f"error: could not write the metrics to {args.metrics_out}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:  # the write is atomic: the old file, if any, is still whole
+        kept = f"; the checkpoint {args.checkpoint} keeps the finished epochs" if args.checkpoint else ""
+        print(f"{_stop_words(err)} while writing the metrics; --metrics-out {args.metrics_out} was not written{kept}",
+              file=sys.stderr)
+        return _stop_status(err)
     if code == 0:
         print(f"{name}: test accuracy {result.final_test_accuracy:.4f} after {len(result.history)} epochs, "
               f"{result.images_per_second:.0f} images/s, {result.wall_seconds:.1f} s; metrics in {args.metrics_out}")

@@ -294,7 +294,8 @@ return {
   mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
   // Code cells whose code is wider than their block: a reader would have to scroll sideways.
   wideCode: [...document.querySelectorAll('.cell_input pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
-    .map(p => p.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '').trim().slice(0, 60)),
+    .map(p => p.textContent.split(String.fromCharCode(10))
+      .reduce((a, b) => (b.length > a.length ? b : a), '').trim().slice(0, 60)),
   widgetViews: views.length,
   widgetState: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
   widgetsDrawn: views.filter(v => {

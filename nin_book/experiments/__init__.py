@@ -8,14 +8,14 @@
 
 Run them all (about an hour on a 2-core CPU; see README.md) with::
 
-    python -m nin_book.experiments --seeds 3 --out nin_book/results/experiments.json
+    python -m nin_book.experiments --seeds 3
 
 ``--list`` names the variants, ``--only NAME`` (a variant or a group) runs some, ``--smoke`` runs them on a few
 hundred images in seconds. Importing this package runs nothing. Explained in chapter 7, "The paper's claims,
 measured".
 """
 
-from nin_book.experiments.run import FORMAT, run_experiments, run_one, summarise
+from nin_book.experiments.run import FORMAT, MAX_SEEDS, ExperimentsInterrupted, run_experiments, run_one, summarise
 from nin_book.experiments.shift import SHIFTS, shift_images, shifted_accuracies
 from nin_book.experiments.stall import LN10, StallMonitor, is_stalled, is_stuck, stall_mechanism
 from nin_book.experiments.variants import EXPERIMENT_EPOCHS, GROUPS, VARIANTS, Variant, select_variants, variant_config
@@ -25,8 +25,10 @@ __all__ = [
     "FORMAT",
     "GROUPS",
     "LN10",
+    "MAX_SEEDS",
     "SHIFTS",
     "VARIANTS",
+    "ExperimentsInterrupted",
     "StallMonitor",
     "Variant",
     "is_stalled",

@@ -6,10 +6,13 @@ Explained in chapter 7, "The paper's claims, measured".
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,9 +46,22 @@ from nin_book.presets import build_model, get_preset
 from nin_book.results import machine_provenance, write_json
 from nin_book.train import TrainingDiverged, evaluate, fit
 
-__all__ = ["FORMAT", "run_experiments", "run_one", "settings", "summarise"]
+__all__ = ["FORMAT", "MAX_SEEDS", "ExperimentsInterrupted", "run_experiments", "run_one", "settings", "summarise"]
 
 FORMAT = "nin_book.experiments/1"
+# Seeds per variant: the full set uses 3; beyond 100 a run would take days and its job list alone can exhaust memory.
+MAX_SEEDS = 100
+
+
+class ExperimentsInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM while training) stopped :func:`run_experiments`. ``report`` holds the runs that finished
+    (never the interrupted one), with ``complete: false``; it was written to ``out`` before this was raised.
+    ``stopped_by`` is ``"Ctrl-C"`` or ``"SIGTERM"``."""
+
+    def __init__(self, message: str, report: dict[str, Any], stopped_by: str = "Ctrl-C") -> None:
+        super().__init__(message)
+        self.report = report
+        self.stopped_by = stopped_by
 
 
 def settings(*, seeds: int, smoke: bool) -> dict[str, Any]:
@@ -99,6 +115,10 @@ def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = Fa
         if monitor is not None:
             monitor.close()
     train_seconds = time.perf_counter() - start
+    if result.status == "interrupted":  # Ctrl-C inside fit: measure nothing more; the caller must not keep it
+        return {"variant": variant.name, "seed": seed, "status": result.status, "message": result.message,
+                "stopped_by": getattr(result, "stopped_by", None), "epochs": len(result.history),
+                "train_seconds": train_seconds}
     test_images = data.test_images if config.test_limit is None else data.test_images[:config.test_limit]
     test_labels = data.test_labels[:len(test_images)]
     n_train = min(TRAIN_EVAL_IMAGES, config.train_limit or TRAIN_EVAL_IMAGES, len(data.train_images))
@@ -169,16 +189,44 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _resumable_runs(out: Any, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The finished runs of an unfinished results file at ``out`` written with the same settings, variants and
+    configs as ``report``; empty when there is none, or it differs in anything."""
+    try:
+        previous = json.loads(Path(out).read_text())
+    except (OSError, ValueError):
+        return []
+    same = json.loads(json.dumps({k: report[k] for k in ("format", "smoke", "settings")}))
+    if (not isinstance(previous, dict) or previous.get("complete") is not False
+            or any(previous.get(k) != v for k, v in same.items())
+            or not isinstance(previous.get("variants"), dict) or list(previous["variants"]) != list(report["variants"])):
+        return []
+    runs = []
+    for name, entry in report["variants"].items():
+        old = previous["variants"][name]
+        if not isinstance(old, dict) or old.get("config") != json.loads(json.dumps(entry["config"])):
+            return []
+        runs += [r for r in old.get("runs", []) if isinstance(r, dict) and r.get("variant") == name
+                 and r.get("status") != "interrupted" and r.get("seed") in report["settings"]["seeds"]]
+    return runs
+
+
 def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: int = 3, smoke: bool = False,
-                    out: Any = None, command: str = "", progress: bool = True,
-                    on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                    out: str | os.PathLike | None = None, command: str = "", progress: bool = True,
+                    on_run: Callable[[dict[str, Any]], None] | None = None, resume: bool = False) -> dict[str, Any]:
     """Run every variant with seeds ``0 … seeds-1`` and return the results; with ``out``, write them there
     (atomically, after every run, so a stopped run keeps what it finished; ``complete`` says whether all ran).
 
+    - With ``resume=True`` and an unfinished file at ``out`` from the same settings, the runs it holds are kept
+      and only the others are trained.
+    - Ctrl-C stops the set: the interrupted run is dropped (a run cut short is never stored, so never averaged
+      into a summary), the finished ones are written to ``out`` with ``complete: false``, and
+      :class:`ExperimentsInterrupted` (a ``KeyboardInterrupt``) is raised carrying them.
+
     Explained in chapter 7, "The paper's claims, measured".
     """
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
     report: dict[str, Any] = {
         "format": FORMAT,
         "complete": False,
@@ -194,17 +242,50 @@ def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: i
                      for v in variants},
         "wall_seconds": 0.0,
     }
+    earlier = 0.0
+    done: set[tuple[str, int]] = set()
+    if resume and out is not None:
+        kept = _resumable_runs(out, report)
+        if kept:
+            previous = json.loads(Path(out).read_text())
+            earlier = float(previous.get("wall_seconds") or 0.0)
+            report["resumed"] = {"runs": len(kept), "earlier_provenance": previous.get("provenance"),
+                                 "earlier_command": previous.get("command")}
+            for record in sorted(kept, key=lambda r: r["seed"]):
+                if (record["variant"], record["seed"]) not in done:
+                    done.add((record["variant"], record["seed"]))
+                    report["variants"][record["variant"]]["runs"].append(record)
+            for entry in report["variants"].values():
+                if entry["runs"]:
+                    entry["summary"] = summarise(entry["runs"])
+            report["wall_seconds"] = earlier
     start = time.perf_counter()
-    jobs = [(v, seed) for v in variants for seed in range(seeds)]
+    jobs = [(v, seed) for v in variants for seed in range(seeds) if (v.name, seed) not in done]
     overall = tqdm(jobs, desc="experiments", unit="run", disable=not progress)
+
+    def stop(where: str, stopped_by: str | None) -> None:
+        report["wall_seconds"] = earlier + time.perf_counter() - start
+        finished = sum(len(e["runs"]) for e in report["variants"].values())
+        how = "SIGTERM" if stopped_by == "SIGTERM" else "Ctrl-C"
+        report["interrupted"] = f"{how} during {where} after {finished} of {len(variants) * seeds} runs"
+        if out is not None:
+            write_json(out, report)
+        raise ExperimentsInterrupted(report["interrupted"], report, stopped_by=how) from None
+
     try:
         for variant, seed in overall:
             overall.set_postfix_str(f"{variant.name} seed {seed}")
-            record = run_one(variant, seed, data, smoke=smoke, progress=progress)
+            try:
+                record = run_one(variant, seed, data, smoke=smoke, progress=progress)
+            except KeyboardInterrupt as err:  # outside fit (which returns status "interrupted" instead)
+                stop(f"{variant.name} seed {seed}", "SIGTERM" if type(err).__name__ == "Terminated" else None)
+            if record.get("status") == "interrupted":
+                stop(f"{variant.name} seed {seed}", record.get("stopped_by"))
             entry = report["variants"][variant.name]
             entry["runs"].append(record)
+            entry["runs"].sort(key=lambda r: r["seed"])
             entry["summary"] = summarise(entry["runs"])
-            report["wall_seconds"] = time.perf_counter() - start
+            report["wall_seconds"] = earlier + time.perf_counter() - start
             if on_run is not None:
                 on_run(record)
             if out is not None:
@@ -212,7 +293,7 @@ def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: i
     finally:
         overall.close()
     report["complete"] = True
-    report["wall_seconds"] = time.perf_counter() - start
+    report["wall_seconds"] = earlier + time.perf_counter() - start
     report["load_average_after"] = machine_provenance()["load_average"]
     if out is not None:
         write_json(out, report)

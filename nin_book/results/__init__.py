@@ -8,8 +8,8 @@ sees the same results as the repository. A committed run ``NAME`` is two files i
 - ``NAME.pt``: the trained weights with their config (no optimiser state), a few hundred kB.
 
 A benchmark report is ``benchmark_*.json``, written by ``benchmarks/throughput.py``. Publish a run with
-``python -m nin_book.results publish NAME --metrics M.json --checkpoint C.pt``.
-Explained in chapter 5, "Training NiN on Fashion-MNIST", and used in chapter 6.
+``python -m nin_book.results publish NAME --metrics M.json --checkpoint C.pt`` (``--replace`` to replace a committed
+run). Explained in chapter 5, "Training NiN on Fashion-MNIST", and used in chapter 6.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,23 +29,26 @@ import torch
 from torch import nn
 
 from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, load_model, save_checkpoint
-from nin_book.presets import TrainConfig, config_from_dict
+from nin_book.presets import PRESET_NAMES, TrainConfig, config_from_dict
 
 __all__ = [
     "RESULTS_DIR",
     "BenchmarkResult",
     "CommittedRun",
     "EXPERIMENTS_FILE",
+    "PublishRefused",
     "RunSummary",
     "committed_runs",
     "cpu_model",
     "find_benchmarks",
+    "in_results_dir",
     "load_experiments",
     "load_average",
     "load_input_sizes",
     "load_run",
     "machine_provenance",
     "publish_run",
+    "run_name_problem",
     "write_json",
 ]
 
@@ -53,6 +57,15 @@ RESULTS_DIR = Path(__file__).resolve().parent
 EXPERIMENTS_FILE = "experiments.json"
 EXPERIMENTS_KEYS = ("format", "complete", "full_set", "smoke", "command", "provenance", "settings", "variants",
                     "wall_seconds")
+
+
+def in_results_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` lies in this folder of committed results, under any name it has (symbolic links resolved):
+    training writes elsewhere, and only :func:`publish_run` writes a run here.
+
+    Explained in chapter 5, "Training NiN on Fashion-MNIST" (the committed results).
+    """
+    return Path(path).resolve().is_relative_to(RESULTS_DIR)
 
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
@@ -218,24 +231,129 @@ def committed_runs(folder: str | os.PathLike = RESULTS_DIR) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.pt").is_file())
 
 
+# A run's NAME becomes NAME.json and NAME.pt in this folder: lower-case letters, digits, "-" and "_", starting with a
+# letter or digit (no path separators, dots or absolute paths), at most 64 characters.
+RUN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# Files here that are not runs, by name (benchmark* by prefix: find_benchmarks reads every benchmark*.json).
+RESERVED_NAMES = {
+    "experiments": "chapter 7's experiments (python -m nin_book.experiments)",
+    "input_sizes": "the input-size measurement (benchmarks/input_size.py)",
+    "explorer_redraw": "the explorers' redraw measurement (benchmarks/explorer_redraw.py)",
+}
+RESERVED_PREFIX = "benchmark"
+
+
+class PublishRefused(ValueError):
+    """:func:`publish_run` refused before writing anything: a bad or taken NAME, or a ``--metrics`` file that is not a
+    finished run's; the message names the flag and the fix. Explained in chapter 5, "Training NiN on Fashion-MNIST"."""
+
+
+def run_name_problem(name: str, folder: str | os.PathLike = RESULTS_DIR, *, replace: bool = False) -> str | None:
+    """Why ``name`` cannot be published into ``folder`` (or ``None``): not a safe file name, reserved for what is not
+    a run (experiments, benchmarks, measurements, any other file of that name), or an existing run without
+    ``replace``. Explained in chapter 5, "Training NiN on Fashion-MNIST" (the committed results).
+    """
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+        shown = repr(name) if len(str(name)) <= 80 else f"{str(name)[:77]!r}..."
+        return (f"NAME {shown} is not a run name: use 1 to 64 lower-case letters, digits, '-' or '_', starting with a "
+                "letter or digit (no '/', '.' or spaces), e.g. cpu or cpu-seed1")
+    folder = Path(folder)
+    if name in RESERVED_NAMES:
+        return f"NAME {name!r} is reserved for {RESERVED_NAMES[name]}, not a run; choose another NAME"
+    if name.startswith(RESERVED_PREFIX):
+        return (f"NAME {name!r} is reserved for throughput benchmarks ({RESERVED_PREFIX}*.json, written by "
+                "benchmarks/throughput.py), not a run; choose another NAME, one that does not start with 'benchmark'")
+    taken = sorted(p.name for p in folder.glob(f"{name}.*")) if folder.is_dir() else []
+    if taken and name not in committed_runs(folder):
+        return f"NAME {name!r} is taken by {', '.join(taken)} in {folder}, which is not a run; choose another NAME"
+    if taken and not replace:
+        return (f"NAME {name!r} is a committed run already ({name}.json, {name}.pt in {folder}); pass --replace "
+                "(replace=True in Python) to replace it, or choose another NAME")
+    return None
+
+
+TRAINING_METRICS_KEYS = ("status", "config", "history", "final_test_accuracy", "device_name", "torch_version")
+
+
+def _training_metrics(path: Path) -> tuple[dict[str, Any], TrainConfig]:
+    """The metrics JSON the training CLI wrote, and its config; anything else raises :class:`PublishRefused`."""
+    def refuse(reason: str) -> PublishRefused:
+        return PublishRefused(f"--metrics {path} is not a training-metrics file ({reason}); give the file "
+                              "python -m nin_book.train --metrics-out wrote for a finished run")
+
+    if not path.is_file():
+        raise PublishRefused(f"--metrics {path} is not a file; give the file python -m nin_book.train --metrics-out wrote")
+    try:
+        metrics = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise refuse(f"not JSON: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    if not isinstance(metrics, dict):
+        raise refuse(f"it holds a JSON {type(metrics).__name__}, not an object")
+    if str(metrics.get("format", "")).startswith("nin_book.experiments/"):
+        raise refuse("it is the results of python -m nin_book.experiments")
+    missing = [key for key in TRAINING_METRICS_KEYS if key not in metrics]
+    if missing:
+        raise refuse(f"it lacks {', '.join(repr(key) for key in missing)}")
+    try:
+        if not isinstance(metrics["config"], dict) or not isinstance(metrics["history"], list):
+            raise TypeError("config must be an object and history a list")
+        config = config_from_dict(metrics["config"])
+    except (TypeError, ValueError, AttributeError) as err:
+        raise refuse(f"its config does not load: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+    accuracy = metrics["final_test_accuracy"]
+    if metrics["status"] == "completed" and (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float))):
+        raise refuse(f"its final_test_accuracy is {accuracy!r}, not a number")
+    return metrics, config
+
+
+def _preset_name_problem(name: str, config: TrainConfig) -> str | None:
+    """A run under a preset's name must be a full run of that preset: chapters 5-7 read it as such."""
+    if name not in PRESET_NAMES or name == "smoke":
+        return None
+    limited = [f"{field} {value}" for field, value in (("train_limit", config.train_limit),
+                                                        ("test_limit", config.test_limit)) if value is not None]
+    if config.preset == "smoke" or limited:
+        what = "a smoke run" + (f" ({', '.join(limited)})" if limited else " (preset smoke)")
+        return (f"NAME {name!r} is the committed {name} preset's run, which the chapters read; {what} cannot be "
+                f"published under it, even with --replace: choose another NAME, e.g. {name}-smoke")
+    if config.preset != name:
+        return (f"NAME {name!r} is the committed {name} preset's run, but this run used preset {config.preset!r}: "
+                f"publish it as {config.preset if config.preset in PRESET_NAMES else 'a name that is no preset'}, "
+                "or choose another NAME")
+    return None
+
+
 def publish_run(name: str, metrics_path: str | os.PathLike, checkpoint_path: str | os.PathLike, *,
-                folder: str | os.PathLike = RESULTS_DIR, data: Any = None, note: str = "") -> CommittedRun:
+                folder: str | os.PathLike = RESULTS_DIR, data: Any = None, note: str = "",
+                replace: bool = False) -> CommittedRun:
     """Commit a finished run: its metrics (with provenance and an optional ``note``), its weights, and its
     prediction for every test image, checked against the accuracy the run reported. ``data`` defaults to
     the real Fashion-MNIST.
 
-    Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    Refused with :class:`PublishRefused`, before anything is written: a ``name`` that is not a safe file name
+    (:func:`run_name_problem`), that belongs to what is not a run (experiments, benchmarks, measurements), or that
+    is a committed run already unless ``replace=True``; a metrics file that is not the training CLI's; a smoke or
+    limited run, or another preset's run, under a preset's name. Explained in chapter 5, "Training NiN on
+    Fashion-MNIST".
     """
     from nin_book.data import load_fashion_mnist  # only publishing needs the data
     from nin_book.train import predict
 
-    metrics = json.loads(Path(metrics_path).read_text())
-    config = config_from_dict(metrics["config"])
+    # The name's own problems first, then the files'; an existing run last, so that --replace is suggested only
+    # where it would help.
+    problem = run_name_problem(name, folder, replace=True)
+    if problem:
+        raise PublishRefused(problem)
+    metrics_path = Path(metrics_path)
+    metrics, config = _training_metrics(metrics_path)
+    problem = _preset_name_problem(name, config) or run_name_problem(name, folder, replace=replace)
+    if problem:
+        raise PublishRefused(problem)
     state = load_checkpoint(checkpoint_path)
     if metrics.get("status") != "completed" or state.get("epoch") != config.epochs:
         raise ValueError(f"only finished runs are published: {metrics_path} says {metrics.get('status')!r}, "
                          f"and the checkpoint holds epoch {state.get('epoch')} of {config.epochs}")
-    if config_from_dict(state["config"]) != config:
+    if not isinstance(state.get("config"), dict) or config_from_dict(state["config"]) != config:
         raise ValueError(f"{checkpoint_path} and {metrics_path} come from different settings")
     model, _ = load_model(checkpoint_path)
     data = data if data is not None else load_fashion_mnist()
