@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from nin_book.models import nin_block
-from nin_book.shapes import Trace, TraceRow, conv_output_size, describe_layer, iter_layers, trace
+from nin_book.shapes import MAX_CHANNELS, MAX_SIZE, Trace, TraceRow, conv_output_size, describe_layer, iter_layers, trace
 from nin_book.tables import Table
 
 __all__ = [
@@ -134,9 +134,7 @@ class ReceptiveFieldRow:
     jump: int
 
 
-# Far above any real layer, and low enough that counts stay within 64-bit integers.
-MAX_CHANNELS = 1 << 20
-MAX_SIZE = 1 << 16
+# MAX_CHANNELS and MAX_SIZE (the explorers' bounds) live in nin_book.shapes, where trace_nin checks them too.
 
 
 def check_count(name: str, value: object, hint: str, largest: int = MAX_CHANNELS) -> int:

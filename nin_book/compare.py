@@ -21,7 +21,7 @@ from nin_book.shapes import Trace, iter_layers, trace
 from nin_book.tables import Table
 
 __all__ = [
-    "MODEL_NAMES", "INPUT_SHAPE", "BYTES_FP32", "ModelStats", "build_model", "nin_with_fc_head",
+    "MODEL_NAMES", "INPUT_SHAPE", "BYTES_FP32", "MAX_WIDTH_MULTIPLIER", "ModelStats", "build_model", "nin_with_fc_head",
     "model_stats", "compare_models", "comparison_table", "parameter_breakdown", "layer_share",
     "first_linear", "activation_elements", "format_count",
 ]
@@ -30,6 +30,9 @@ MODEL_NAMES: tuple[str, ...] = ("NiN", "VGG-11", "AlexNet")
 INPUT_SHAPE: tuple[int, int, int] = (1, 224, 224)
 BYTES_FP32 = 4
 NIN_WIDTHS: tuple[int, int, int] = (96, 256, 384)
+# The widest layer (VGG's and AlexNet's 4096) then has 2²⁰ channels, the explorers' MAX_CHANNELS; the chapter-4
+# explorer's slider goes from 0.25 to 2. nin_math.mjs checks the same bound.
+MAX_WIDTH_MULTIPLIER = 256.0
 
 # Layers whose output is a new tensor that training keeps for the backward pass. In-place ReLU,
 # dropout at inference and flatten (a view) allocate nothing new, so they are not counted.
@@ -69,8 +72,11 @@ def _scaled(channels: int, multiplier: float) -> int:
 
 
 def _check_multiplier(width_multiplier: float) -> None:
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-        raise ValueError(f"width_multiplier must be a positive number (1.0 is the published width), got {width_multiplier!r}")
+    # Written so that nan (no comparison holds) and inf fail too.
+    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) \
+            or not 0 < width_multiplier <= MAX_WIDTH_MULTIPLIER:
+        raise ValueError(f"width_multiplier must be a positive number up to {MAX_WIDTH_MULTIPLIER:g} (1.0 is the "
+                         f"published width), got {width_multiplier!r}")
 
 
 _BUILDERS: dict[str, Callable[[float], nn.Module]] = {
@@ -84,7 +90,9 @@ def build_model(name: str, width_multiplier: float = 1.0, device: str | torch.de
     """Build ``"NiN"``, ``"VGG-11"`` or ``"AlexNet"`` with every channel count scaled by ``width_multiplier``.
 
     On the default ``meta`` device the model has shapes but no weights, which is all that counting
-    needs. NiN's class count (10) is not scaled. Explained in chapter 4, "Parameters and compute against VGG".
+    needs. NiN's class count (10) is not scaled. ``width_multiplier`` must be a number in (0, ``MAX_WIDTH_MULTIPLIER``]
+    (256: the widest layer then has 2²⁰ channels); anything else, ``nan`` and ``inf`` too, is a ``ValueError``.
+    Explained in chapter 4, "Parameters and compute against VGG".
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")

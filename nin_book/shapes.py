@@ -5,6 +5,7 @@ Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,8 +20,16 @@ from nin_book.tables import Table
 __all__ = [
     "ShapeError", "conv_output_size", "probe_input", "meta_probe", "TraceRow", "Trace", "trace", "iter_layers", "describe_layer",
     "PartialTrace", "trace_until_error", "min_input_size", "accepts_input", "smallest_valid_input",
-    "smallest_input_by_inversion", "trace_nin",
+    "smallest_input_by_inversion", "trace_nin", "MAX_CHANNELS", "MAX_SIZE", "MAX_TENSOR_BYTES",
 ]
+
+# The explorers' bounds (chapters 1-4; nin_book.blocks, design and trace_nin check them, and nin_math.mjs mirrors
+# them): far above any real layer, and low enough that every count stays within 64-bit integers and every side
+# within the integers a browser's numbers hold exactly.
+MAX_CHANNELS = 1 << 20
+MAX_SIZE = 1 << 16
+# PyTorch cannot describe a tensor of 2⁶³ bytes or more, even on the meta device (its size is a 64-bit integer).
+MAX_TENSOR_BYTES = (1 << 63) - 1
 
 
 class ShapeError(ValueError):
@@ -201,6 +210,8 @@ def trace(model: nn.Module, input_shape: Sequence[int], depth: int | None = None
     A layer that cannot take its input raises :class:`ShapeError` naming the layer and the reason.
     The model is traced in eval mode and left in the mode it was in, on PyTorch's ``meta`` device, so a
     huge input allocates nothing. ``input_shape`` must be three integers; anything else is a ``ValueError``.
+    The one bound is PyTorch's: an input, or a layer's output or weights, of ``MAX_TENSOR_BYTES`` (2⁶³ − 1 bytes)
+    or more cannot exist even on the meta device, and is a :class:`ShapeError` that says so.
 
     A module used twice gives a row per use, and each parameter is counted once (in the row of its
     first use), so ``total_parameters`` equals :func:`nin_book.counting.count_parameters`. A model that
@@ -232,9 +243,17 @@ def _run_layer(name: str, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
         with counter:
             out = _meta_call(layer, x)
     except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {first_line}") from None
+        raise ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {_reason(err)}") from None
     return out, int(counter.get_total_flops())
+
+
+def _reason(err: RuntimeError) -> str:
+    """The first line of PyTorch's error, in plain words when it is the 2⁶³-byte limit."""
+    first_line = str(err).strip().splitlines()[0]
+    if "overflow" in first_line.lower():
+        return ("its output or weights would take 2⁶³ bytes or more, more than PyTorch can describe; "
+                "use a smaller input, fewer channels or a smaller kernel")
+    return first_line
 
 
 def _predict_failure(layer: nn.Module, x: torch.Tensor) -> str | None:
@@ -300,6 +319,12 @@ def trace_until_error(model: nn.Module, input_shape: Sequence[int], depth: int |
     shape = _input_shape(input_shape)
     if any(d <= 0 for d in shape):
         err = ShapeError(f"input shape {shape} has a non-positive dimension; every size must be at least 1")
+        return PartialTrace(Trace(shape, []), err)
+    param = next(model.parameters(), None)
+    itemsize = (param.dtype if param is not None else torch.float32).itemsize
+    if math.prod(shape) * itemsize > MAX_TENSOR_BYTES:
+        err = ShapeError(f"input_shape {shape} holds {math.prod(shape):,} values ({itemsize} bytes each), more than "
+                         f"PyTorch can describe (under 2⁶³ bytes, even on the meta device); trace a smaller input")
         return PartialTrace(Trace(shape, []), err)
     was_training = model.training
     model.eval()
@@ -375,12 +400,11 @@ def _trace_forward(model: nn.Module, x: torch.Tensor, shape: tuple[int, ...],
     except ShapeError as err:
         error = err
     except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[0]
         if running:
             name, layer, _, in_text = running[-1]
-            error = ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {first_line}")
+            error = ShapeError(f"layer '{name}' ({describe_layer(layer)}) cannot take input {in_text}: {_reason(err)}")
         else:
-            error = ShapeError(f"the model's own forward failed between layers: {first_line}")
+            error = ShapeError(f"the model's own forward failed between layers: {_reason(err)}")
     finally:
         for h in handles:
             h.remove()
@@ -456,19 +480,41 @@ def trace_nin(
 
     The chapter-3 explorer's logic. The network is built on PyTorch's ``meta`` device (shapes
     only, no weights), so this takes milliseconds. An impossible setting comes back as an error
-    in the result (never raised), with the rows that did run. Explained in chapter 3,
-    "Tracing shapes from 224 to 10×1×1".
+    in the result (never raised), with the rows that did run. The settings are bounded as in the
+    other explorers: whole numbers, the input size, kernel, stride and padding at most ``MAX_SIZE``
+    (65,536) and the channels at most ``MAX_CHANNELS`` (1,048,576); the error names each one outside
+    its range. Explained in chapter 3, "Tracing shapes from 224 to 10×1×1".
     """
     # Imported here so that importing shapes does not pull in the model zoo.
     from nin_book.models import nin
 
-    kernel, stride, padding = first_block
-    problems = [f"{name} must be {bound}, got {value}" for name, value, lowest, bound in
-                (("input size", input_size, 1, "at least 1"), ("kernel", kernel, 1, "at least 1"),
-                 ("stride", stride, 1, "at least 1"), ("padding", padding, 0, "zero or more"))
-                if value < lowest]
+    window = tuple(first_block) if isinstance(first_block, (tuple, list)) else ()
+    if len(window) != 3:
+        return PartialTrace(Trace((channels, input_size, input_size), []),
+                            ShapeError(f"first_block must be (kernel, stride, padding), got {first_block!r}"))
+    kernel, stride, padding = window
+    problems = [problem for name, value, lowest, highest in
+                (("input size", input_size, 1, MAX_SIZE), ("kernel", kernel, 1, MAX_SIZE), ("stride", stride, 1, MAX_SIZE),
+                 ("padding", padding, 0, MAX_SIZE), ("channels", channels, 1, MAX_CHANNELS))
+                if (problem := _setting_problem(name, value, lowest, highest))]
     if problems:
         return PartialTrace(Trace((channels, input_size, input_size), []), ShapeError("; ".join(problems)))
     with torch.device("meta"):
         model = nin(in_channels=channels, first_block=(kernel, stride, padding), init=False)
     return trace_until_error(model, (channels, input_size, input_size), depth=depth)
+
+
+def _is_whole(value: object) -> bool:
+    return not isinstance(value, bool) and hasattr(value, "__index__")
+
+
+def _setting_problem(name: str, value: object, lowest: int, highest: int) -> str | None:
+    """What is wrong with one of trace_nin's settings, in the words nin_math.mjs's traceNin uses (None when fine)."""
+    if not _is_whole(value):
+        return f"{name} must be a whole number, got {value!r}"
+    value = operator.index(value)  # type: ignore[arg-type]
+    if value < lowest:
+        return f"{name} must be {'at least 1' if lowest == 1 else 'zero or more'}, got {value}"
+    if value > highest:
+        return f"{name} must be at most {highest:,}, got {value:,}"
+    return None

@@ -2,12 +2,14 @@
 
 Random settings (a fixed seed; impossible ones included) are computed by the Python functions, written to a
 JSON file, and run through the `.mjs` exports with Debian's `node` (tests/js/parity.mjs). Python is the source
-of truth: a difference is a bug in nin_book/widgets/nin_math.mjs.
+of truth: a difference is a bug in nin_book/widgets/nin_math.mjs. Extreme settings (far beyond the controls,
+inf, nan, zero, negative, the bounds themselves) must be refused with the same words on both sides.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -16,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from nin_book.blocks import nin_block_summary, one_by_one_summary
-from nin_book.compare import MODEL_NAMES, compare_models
-from nin_book.design import design_nin, failing_layer, funnel_values
-from nin_book.shapes import PartialTrace, trace_nin
+from nin_book.compare import MAX_WIDTH_MULTIPLIER, MODEL_NAMES, compare_models
+from nin_book.design import DEFAULT_DESIGN, design_nin, failing_layer, funnel_values
+from nin_book.shapes import MAX_CHANNELS, MAX_SIZE, PartialTrace, trace_nin
 from nin_book.widgets.base import asset_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,21 +101,79 @@ def node() -> str:
     return path
 
 
-def test_javascript_matches_python_on_random_settings(node: str, tmp_path: Path) -> None:
-    cases = _cases()
-    assert len(cases) >= 1000
-    expected = [_python(c["kind"], c["settings"]) for c in cases]
-    kinds = {c["kind"] for c, e in zip(cases, expected, strict=True) if "error" in e or e.get("failing_layer")}
-    assert kinds >= {"one_by_one", "nin_block", "trace", "compare", "design"}, "every kind needs impossible settings too"
+# Whole-number settings at and beyond every edge. Each is exact in a JavaScript number (JSON carries it unchanged);
+# a float that is a whole number (5.0) is left out: JSON cannot tell it from the int 5 that Python refuses it for.
+EXTREME_WHOLE = (0, -1, -10**12, 10**12, 10**18, -10**18, MAX_SIZE, MAX_SIZE + 1, MAX_CHANNELS, MAX_CHANNELS + 1,
+                 math.inf, -math.inf, math.nan, 2.5)
+EXTREME_MULTIPLIERS = (0.0, -1.0, 1e-300, 1e-5, MAX_WIDTH_MULTIPLIER, MAX_WIDTH_MULTIPLIER + 0.25, 1e12, 1e18, 1e300,
+                       math.inf, -math.inf, math.nan)
+BASE_SETTINGS = {
+    "one_by_one": {"in_channels": 3, "out_channels": 8, "height": 28, "width": 28},
+    "nin_block": {"kernel": 11, "stride": 4, "padding": 0, "input_size": 224, "in_channels": 1, "out_channels": 96},
+    "trace": {"input_size": 224, "kernel": 11, "stride": 4, "padding": 0},
+    "design": dict(DEFAULT_DESIGN),
+}
+
+
+def _extreme_cases() -> list[dict]:
+    """Every whole-number setting of every explorer set, one at a time, to each extreme; every multiplier extreme."""
+    cases = [{"kind": kind, "settings": {**base, key: value}}
+             for kind, base in BASE_SETTINGS.items() for key in base for value in EXTREME_WHOLE]
+    cases += [{"kind": "compare", "settings": {"names": list(MODEL_NAMES), "width_multiplier": m}} for m in EXTREME_MULTIPLIERS]
+    cases += [{"kind": "trace", "settings": {"input_size": math.inf, "kernel": 10**18, "stride": -1, "padding": math.nan}},
+              {"kind": "trace", "settings": {"input_size": 10**12, "kernel": 10**12, "stride": 10**12, "padding": 10**12}},
+              {"kind": "trace", "settings": {"input_size": MAX_SIZE, "kernel": MAX_SIZE, "stride": MAX_SIZE,
+                                             "padding": MAX_SIZE}}]
+    return cases
+
+
+def _to_json(value: object) -> object:
+    """JSON cannot hold inf or nan: they travel as {"$float": "inf"} and tests/js/parity.mjs turns them back."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": repr(value)}
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _differences(node: str, cases: list[dict], expected: list[dict], tmp_path: Path) -> str:
+    """The cases where the JavaScript's answer is not Python's, described (empty when they all agree)."""
     path = tmp_path / "cases.json"
-    path.write_text(json.dumps(cases))
+    path.write_text(json.dumps(_to_json(cases), allow_nan=False))
     run = subprocess.run([node, str(RUNNER), str(asset_path("nin_math.mjs")), str(path)], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr
     actual = json.loads(run.stdout)
     wrong = [(c, e, a) for c, e, a in zip(cases, expected, actual, strict=True) if e != a]
     report = "\n".join(f"{c}\n  Python: {e}\n  JS:     {a}" for c, e, a in wrong[:5])
-    assert not wrong, f"{len(wrong)} of {len(cases)} settings differ:\n{report}"
+    return f"{len(wrong)} of {len(cases)} settings differ:\n{report}" if wrong else ""
+
+
+def test_javascript_matches_python_on_random_settings(node: str, tmp_path: Path) -> None:
+    cases = _cases()
+    assert len(cases) >= 1000
+    expected = [_python(c["kind"], c["settings"]) for c in cases]
+    kinds = {c["kind"] for c, e in zip(cases, expected, strict=True) if "error" in e or e.get("failing_layer")}
+    assert kinds >= {"one_by_one", "nin_block", "trace", "compare", "design"}, "every kind needs impossible settings too"
+    report = _differences(node, cases, expected, tmp_path)
+    assert not report, report
+
+
+def test_javascript_matches_python_on_extreme_settings(node: str, tmp_path: Path) -> None:
+    """1e12, 1e18, inf, nan, zero, negative and the bounds: Python refuses them with ValueError (never a raw
+    RuntimeError or OverflowError) and the JavaScript refuses the same ones with the same words."""
+    cases = _extreme_cases()
+    expected = [_python(c["kind"], c["settings"]) for c in cases]
+    refused = {c["kind"] for c, e in zip(cases, expected, strict=True) if "error" in e or "must be" in e.get("message", "")}
+    assert refused == {"one_by_one", "nin_block", "trace", "compare", "design"}
+    trace = {json.dumps(_to_json(c["settings"])): e for c, e in zip(cases, expected, strict=True) if c["kind"] == "trace"}
+    assert trace[json.dumps({**BASE_SETTINGS["trace"], "input_size": 10**12})]["message"] == \
+        "input size must be at most 65,536, got 1,000,000,000,000"
+    assert trace[json.dumps({**BASE_SETTINGS["trace"], "input_size": MAX_SIZE})]["failing_layer"] is None  # the bound runs
+    report = _differences(node, cases, expected, tmp_path)
+    assert not report, report
 
 
 def test_defaults_reproduce_the_book_nin() -> None:

@@ -5,8 +5,11 @@
 // and failing layers (run with Debian's node). Counts are BigInt, so that no parameter or FLOP count is rounded.
 // Explained in chapters 1-4 (each function names the chapter of the Python function it mirrors).
 
+// The bounds of nin_book.shapes (MAX_CHANNELS, MAX_SIZE) and nin_book.compare (MAX_WIDTH_MULTIPLIER): the same
+// settings are refused, with the same words, on both sides.
 export const MAX_CHANNELS = 1 << 20;
 export const MAX_SIZE = 1 << 16;
+export const MAX_WIDTH_MULTIPLIER = 256;
 
 // --- Formatting as Python does it ----------------------------------------------------------------------
 
@@ -17,14 +20,29 @@ export function commas(n) {
   return sign + text.slice(sign.length).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-/** repr() of a Python int or float (the values the settings can hold). */
+/** repr() of a Python int or float (the values the settings can hold); a whole number is taken as an int. */
 export function pyRepr(value) {
-  if (typeof value === "number" && Number.isFinite(value) && Number.isInteger(value) && !Object.is(value, -0)) {
-    return String(value);
-  }
-  if (typeof value === "number") return Number.isNaN(value) ? "nan" : String(value);
+  if (typeof value === "number" && Number.isInteger(value) && !Object.is(value, -0)) return BigInt(value).toString();
+  if (typeof value === "number") return pyFloatRepr(value);
   if (typeof value === "string") return `'${value}'`;
   return String(value);
+}
+
+/** repr() of a Python float: nan, inf, 1.0, 0.0001, 1e-05, 1e+16 (the shortest digits that read back, as both use). */
+export function pyFloatRepr(x) {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  const sign = x < 0 || Object.is(x, -0) ? "-" : "";
+  if (x === 0) return `${sign}0.0`;
+  const [mantissa, exponent] = Math.abs(x).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const e = Number(exponent);
+  if (e >= -4 && e < 16) { // Python writes these exponents out in full, with at least one decimal
+    if (e < 0) return `${sign}0.${"0".repeat(-e - 1)}${digits}`;
+    return `${sign}${digits.slice(0, e + 1).padEnd(e + 1, "0")}.${digits.slice(e + 1) || "0"}`;
+  }
+  const head = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${sign}${head}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
 }
 
 /** Python's round(): halves go to the even neighbour. */
@@ -309,11 +327,19 @@ export function ninBlockSummary({ kernel, stride, padding, input_size, in_channe
   };
 }
 
+/** What is wrong with one of traceNin's settings (nin_book.shapes._setting_problem), or null. */
+function settingProblem(name, value, lowest, highest) {
+  if (typeof value !== "number" || !Number.isInteger(value)) return `${name} must be a whole number, got ${pyRepr(value)}`;
+  if (value < lowest) return `${name} must be ${lowest === 1 ? "at least 1" : "zero or more"}, got ${pyRepr(value)}`;
+  if (value > highest) return `${name} must be at most ${commas(highest)}, got ${commas(value)}`;
+  return null;
+}
+
 /** nin_book.shapes.trace_nin at depth 1 (chapter 3, "Tracing shapes from 224 to 10×1×1"). */
 export function traceNin({ input_size, kernel, stride, padding, channels = 1 }) {
-  const problems = [["input size", input_size, 1, "at least 1"], ["kernel", kernel, 1, "at least 1"],
-    ["stride", stride, 1, "at least 1"], ["padding", padding, 0, "zero or more"]]
-    .filter(([, value, lowest]) => value < lowest).map(([name, value, , bound]) => `${name} must be ${bound}, got ${value}`);
+  const problems = [["input size", input_size, 1, MAX_SIZE], ["kernel", kernel, 1, MAX_SIZE], ["stride", stride, 1, MAX_SIZE],
+    ["padding", padding, 0, MAX_SIZE], ["channels", channels, 1, MAX_CHANNELS]]
+    .map(([name, value, lowest, highest]) => settingProblem(name, value, lowest, highest)).filter((p) => p !== null);
   const inputShape = [channels, input_size, input_size];
   if (problems.length) return { inputShape, rows: [], error: { message: problems.join("; "), layer: null } };
   return traceUntilError(nin({ inChannels: channels, firstBlock: [kernel, stride, padding] }), inputShape, 1);
@@ -342,8 +368,9 @@ export function compareModels(names, widthMultiplier) {
   if (!names.length) throw new Error(`choose at least one model from ${MODEL_NAMES.join(", ")}`);
   return names.map((name) => {
     if (!(name in BUILDERS)) throw new Error(`unknown model '${name}'; choose from ${MODEL_NAMES.join(", ")}`);
-    if (typeof widthMultiplier !== "number" || !(widthMultiplier > 0)) {
-      throw new Error(`width_multiplier must be a positive number (1.0 is the published width), got ${pyFloat(widthMultiplier)}`);
+    if (typeof widthMultiplier !== "number" || !(widthMultiplier > 0 && widthMultiplier <= MAX_WIDTH_MULTIPLIER)) {
+      throw new Error(`width_multiplier must be a positive number up to ${MAX_WIDTH_MULTIPLIER} (1.0 is the published width), `
+        + `got ${pyFloat(widthMultiplier)}`);
     }
     const layers = BUILDERS[name](widthMultiplier);
     const result = traceUntilError(layers, [1, 224, 224]);
@@ -353,7 +380,7 @@ export function compareModels(names, widthMultiplier) {
   });
 }
 
-const pyFloat = (x) => (typeof x === "number" && Number.isInteger(x) ? x.toFixed(1) : pyRepr(x));
+const pyFloat = (x) => (typeof x === "number" ? pyFloatRepr(x) : pyRepr(x));
 
 /** Python's format_count: 1.99 M, 15.1 G, 742 k (three significant digits). */
 export function formatCount(value) {

@@ -36,7 +36,11 @@ const KINDS = {
   },
 };
 
-const answers = JSON.parse(readFileSync(casesPath, "utf8")).map(({ kind, settings }) => {
+// JSON has no inf or nan: the test writes them as {"$float": "inf" | "-inf" | "nan"}.
+const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN };
+const revive = (key, value) => (value !== null && typeof value === "object" && "$float" in value ? NON_FINITE[value.$float] : value);
+
+const answers = JSON.parse(readFileSync(casesPath, "utf8"), revive).map(({ kind, settings }) => {
   try {
     return KINDS[kind](settings);
   } catch (err) {
