@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -94,7 +95,7 @@ def main(argv: list[str]) -> int:
         "machine": cpu_model(),
         "cpus": os.cpu_count(),
         "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
-        "command": "python benchmarks/explorer_redraw.py " + " ".join(argv),
+        "command": "python benchmarks/explorer_redraw.py " + shlex.join(argv),
     }
     print(json.dumps(result, indent=1))
     if args.out:

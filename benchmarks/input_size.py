@@ -13,6 +13,7 @@ Explained in chapter 5, "Training NiN on Fashion-MNIST" (why the studied network
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from nin_book.counting import count_flops
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['epoch_minutes']:>10.1f} {row['class_map_side']:>9}x{row['class_map_side']} "
               f"{row['flops_per_image'] / 1e9:>13.3f}")
     if args.out:
-        write_json(args.out, {"command": "python " + " ".join(sys.argv), "preset": "cpu112", "batch_size": 128,
+        command = "python benchmarks/input_size.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+        write_json(args.out, {"command": command, "preset": "cpu112", "batch_size": 128,
                               "timed_batches": args.batches, "provenance": provenance, "rows": rows})
     return 0
 

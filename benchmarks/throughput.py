@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": load_before,
         "load_average_after": load_after,
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/throughput.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
     }
     print(f"device: {report['device_name']}; torch {torch.__version__}; {resolution}x{resolution}, batch {batch_size}, "
           f"{batches} timed batches")

@@ -9,6 +9,7 @@ so a second run cannot overwrite it. Explained in chapter 5 (resuming) and chapt
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -37,6 +38,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "lock_output",
+    "output_problem",
     "remove_stale_temp_files",
     "save_checkpoint",
 ]
@@ -72,6 +74,8 @@ def _file_mode(path: Path) -> int:
 
 
 def _atomic(path: Path, write: Any) -> None:
+    # Through a symlink, write the file it names (as open() would), not a new file in the link's place.
+    path = _real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same directory as the target: os.replace is atomic only within one file system.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -114,7 +118,84 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _real_path(path: str | os.PathLike) -> Path:
+    """``path`` with symlinks (its own and its folders') and ``..`` resolved, so one file has one name here."""
+    return Path(os.path.realpath(os.path.abspath(os.fspath(path))))
+
+
+# The temporary file the atomic writer puts beside a file adds this much to its name: ".", ".", 8 random
+# characters (mkstemp) and ".tmp".
+TEMP_NAME_OVERHEAD = 14
+
+
+def _name_max(folder: Path) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        return os.pathconf(folder, "PC_NAME_MAX")
+    return 255
+
+
+def output_problem(flag: str, path: str | os.PathLike) -> str | None:
+    """Why the output file ``path`` cannot be written (checked before any work, so no run's results are lost), in one
+    line naming ``flag`` and the cause: a folder, not a regular file, under a file, a name too long for the file
+    system, or a folder that cannot be written. None if it can be. Creates nothing (a probe file is created and
+    removed in the nearest existing folder). Explained in chapter 5, "Training NiN on Fashion-MNIST".
+    """
+    path = Path(path)
+    parent = path.parent
+
+    def is_dir(folder: Path) -> bool:  # a name too long makes stat raise instead of answering
+        try:
+            return folder.is_dir()
+        except OSError:
+            return False
+
+    existing = next((f for f in (parent, *parent.parents) if is_dir(f)), Path("."))
+    limit = _name_max(existing)
+    parts = (*parent.parts, path.name)
+    for i, part in enumerate(parts):  # first: with a name too long, every other check raises
+        last = i == len(parts) - 1
+        size = len(os.fsencode(part)) + (TEMP_NAME_OVERHEAD if last else 0)
+        if size > limit and part not in ("/", ""):
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            extra = (f", counting the {TEMP_NAME_OVERHEAD} characters of the temporary file written beside it"
+                     if last else "")
+            return (f"{flag}: the name {shown} is too long ({len(os.fsencode(part))} bytes; this file system allows "
+                    f"{limit}{extra}); choose a shorter name")
+    try:
+        if path.is_dir():
+            example = path / ("run.pt" if "checkpoint" in flag else "run.json")
+            return f"{flag} {path} is a directory; give a file path, e.g. {example}"
+        if path.exists() and not path.is_file():
+            return f"{flag} {path} is not a regular file; give the path of a file"
+        for folder in (parent, *parent.parents):
+            if folder.exists() and not folder.is_dir():
+                return f"{flag} {path}: {folder} is a file, not a folder; choose a path inside a folder"
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            return f"{flag} {path}: the path is too long for the file system; choose a shorter one"
+        return f"{flag} {path}: cannot be checked ({err.strerror or err}); choose another path"
+    with contextlib.suppress(OSError, ValueError):
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+        if len(os.fsencode(os.path.abspath(path))) + TEMP_NAME_OVERHEAD >= path_max:
+            return (f"{flag}: the path {str(path)[:40]}... is too long (the file system allows {path_max} bytes); "
+                    "choose a shorter one")
+    try:  # the only sure test: create (and remove) a file there, as the atomic write will
+        fd, probe = tempfile.mkstemp(prefix=".nin_book-probe.", suffix=".tmp", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            return f"{flag} {path}: the name is too long for the file system; choose a shorter name"
+        return (f"{flag} {path}: cannot create files in {existing}, a folder that cannot be written "
+                f"({err.strerror or err}); choose a writable folder")
+    return None
+
+
 def _lock_paths(path: Path) -> tuple[Path, Path]:
+    # Beside the real file (symlinks and ".." resolved), so that every name of the file takes the same lock. Hard
+    # links are not covered: the atomic writer replaces the file with a new one on each save, so a hard link's other
+    # name no longer names the file after the first save anyway.
+    path = _real_path(path)
     return path.with_name(f".{path.name}.lock"), path.with_name(f".{path.name}.lock.pid")
 
 
@@ -127,13 +208,14 @@ _held: dict[str, list[Any]] = {}
 def lock_output(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
     """Hold an exclusive lock on the output file ``path`` (a checkpoint or metrics file) while the block runs.
 
-    The lock is a ``.<name>.lock`` file beside it (:mod:`filelock`), and the holder's process id is written
+    The lock is a ``.<name>.lock`` file beside the real file (symlinks and ``..`` resolved, so every name of the file
+    takes the same lock; hard links are not covered) (:mod:`filelock`), and the holder's process id is written
     to ``.<name>.lock.pid``. If another process holds it, raises :class:`OutputInUseError` naming that
     process. On first acquisition, stale temporary files of ``path`` are removed. Nested calls in one
     process are allowed. Explained in chapter 5, "Training NiN on Fashion-MNIST" (checkpoints).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _real_path(path).parent.mkdir(parents=True, exist_ok=True)
     lock_file, pid_file = _lock_paths(path)
     key = str(lock_file.resolve())
     if key in _held:
@@ -153,7 +235,7 @@ def lock_output(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
         _held[key] = [lock, 1]
         try:
             pid_file.write_text(f"{os.getpid()}\n")
-            remove_stale_temp_files(path)
+            remove_stale_temp_files(_real_path(path))
         except BaseException:
             _release(key, pid_file)
             raise

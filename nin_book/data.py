@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nin_book.env import env_flag
+
 __all__ = [
     "CLASS_NAMES",
     "DEBIAN_DIR",
@@ -31,7 +33,7 @@ CLASS_NAMES: tuple[str, ...] = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 ENV_VAR = "NIN_BOOK_DATA"
-# Set (to anything but "", "0", "false", "no") to forbid downloads whatever ``download`` says: the test
+# Set to a true value (1, true, yes, on; any case) to forbid downloads whatever ``download`` says: the test
 # suite's conftest.py sets it, so a chapter under test fails with the message below instead of reaching the
 # network. Readers (Colab included) leave it unset and keep the download.
 OFFLINE_ENV_VAR = "NIN_BOOK_OFFLINE"
@@ -133,7 +135,7 @@ def find_fashion_mnist(path: str | os.PathLike | None = None, download_root: str
             raise DataNotFoundError(f"Fashion-MNIST: {setting} {state}; {fix} holding train-images-idx3-ubyte.gz, "
                                     "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
         tried.append(f"{label}: {folder} (no complete set of the four IDX files)")
-    if download and os.environ.get(OFFLINE_ENV_VAR, "").strip().lower() not in ("", "0", "false", "no"):
+    if download and env_flag(OFFLINE_ENV_VAR):
         tried.append(f"download: not tried, because {OFFLINE_ENV_VAR} is set (the test suite sets it)")
         download = False
     if download:

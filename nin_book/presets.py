@@ -204,7 +204,10 @@ def default_preset(device: str | torch.device | None = None) -> str:
     """
     chosen = os.environ.get(PRESET_ENV_VAR, "").strip()
     if chosen:
-        get_preset(chosen)  # validate: a typo in the environment should not silently pick another preset
+        try:  # validate: a typo in the environment should not silently pick another preset
+            get_preset(chosen)
+        except ValueError as err:
+            raise ValueError(f"{PRESET_ENV_VAR}={chosen!r}: {err}; fix or unset {PRESET_ENV_VAR}") from None
         return chosen
     if device is None or str(device) == "auto":
         on_gpu = torch.cuda.is_available()

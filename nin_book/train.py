@@ -16,9 +16,9 @@ import contextlib
 import json
 import math
 import os
+import shlex
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +38,7 @@ from nin_book.checkpoint import (
     load_checkpoint,
     load_weights,
     lock_output,
+    output_problem,
     save_checkpoint,
 )
 from nin_book.data import FashionMNIST, load_fashion_mnist
@@ -617,24 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _output_problem(flag: str, path: Path) -> str | None:
-    """Why ``path`` cannot be written (checked before training, so that no run's results are lost), or None."""
-    if path.is_dir():
-        example = path / ("run.pt" if "checkpoint" in flag else "run.json")
-        return f"{flag} {path} is a directory; give a file path, e.g. {example}"
-    if path.exists() and not path.is_file():
-        return f"{flag} {path} is not a regular file; give the path of a file"
-    parent = path.parent
-    for folder in (parent, *parent.parents):
-        if folder.exists() and not folder.is_dir():
-            return f"{flag} {path}: {folder} is a file, not a folder; choose a path inside a folder"
-    try:  # the only sure test: create (and remove) a file there, as the atomic write will
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        return f"{flag} {path}: cannot create files in {parent} ({err.strerror or err}); choose a writable folder"
-    return None
+    """Why ``path`` cannot be written (checked before training, so that no run's results are lost), or None:
+    :func:`nin_book.checkpoint.output_problem`."""
+    return output_problem(flag, path)
 
 
 def _memory_problem(model: nn.Module, config: TrainConfig, device: torch.device) -> str | None:
@@ -735,7 +721,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
         print(f"{result.message}", file=sys.stderr)
     metrics = result.to_dict()
     metrics["data_source"] = data.source
-    metrics["command"] = "python -m nin_book.train " + " ".join(sys.argv[1:] if argv is None else argv)
+    metrics["command"] = "python -m nin_book.train " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     metrics["cli_wall_seconds"] = time.perf_counter() - cli_start
     try:
         atomic_write_bytes(args.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())

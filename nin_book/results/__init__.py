@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, load_model, save_checkpoint
+from nin_book.checkpoint import atomic_write_bytes, load_checkpoint, load_model, output_problem, save_checkpoint
 from nin_book.presets import PRESET_NAMES, TrainConfig, config_from_dict
 
 __all__ = [
@@ -332,9 +332,9 @@ def publish_run(name: str, metrics_path: str | os.PathLike, checkpoint_path: str
 
     Refused with :class:`PublishRefused`, before anything is written: a ``name`` that is not a safe file name
     (:func:`run_name_problem`), that belongs to what is not a run (experiments, benchmarks, measurements), or that
-    is a committed run already unless ``replace=True``; a metrics file that is not the training CLI's; a smoke or
-    limited run, or another preset's run, under a preset's name. Explained in chapter 5, "Training NiN on
-    Fashion-MNIST".
+    is a committed run already unless ``replace=True``; a folder that cannot be written; a metrics file that is not
+    the training CLI's; a smoke or limited run, or another preset's run, under a preset's name. Explained in chapter
+    5, "Training NiN on Fashion-MNIST".
     """
     from nin_book.data import load_fashion_mnist  # only publishing needs the data
     from nin_book.train import predict
@@ -349,6 +349,10 @@ def publish_run(name: str, metrics_path: str | os.PathLike, checkpoint_path: str
     problem = _preset_name_problem(name, config) or run_name_problem(name, folder, replace=replace)
     if problem:
         raise PublishRefused(problem)
+    for target in (Path(folder) / f"{name}.pt", Path(folder) / f"{name}.json"):  # a read-only install, a full name
+        problem = output_problem("publish", target)
+        if problem:
+            raise PublishRefused(problem)
     state = load_checkpoint(checkpoint_path)
     if metrics.get("status") != "completed" or state.get("epoch") != config.epochs:
         raise ValueError(f"only finished runs are published: {metrics_path} says {metrics.get('status')!r}, "
