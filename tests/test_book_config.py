@@ -5,7 +5,6 @@ These run without building the book; tests/test_browser.py checks the built page
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from toys import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -23,11 +23,7 @@ TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 
 
 def _vendor_tool() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("vendor_assets", ROOT / "tools" / "vendor_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "vendor_assets.py", "vendor_assets")
 
 
 def _toc_entries(node: dict, numbered: bool = False) -> list[tuple[str, bool]]:

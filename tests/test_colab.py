@@ -22,10 +22,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from toys import load_script
 
 from nin_book.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
+prose_numbers = load_script(ROOT / "tools" / "prose_numbers.py", "prose_numbers")
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 # Not part of the package: what a wheel built from the checkout must not depend on.
 NOT_SOURCES = shutil.ignore_patterns(".git", "_build", "node_modules", ".venv", "build", "dist", "*.egg-info",
@@ -33,14 +35,8 @@ NOT_SOURCES = shutil.ignore_patterns(".git", "_build", "node_modules", ".venv", 
 
 
 def _glued(nb: nbformat.NotebookNode) -> dict[str, str]:
-    """The values a notebook handed to its prose with myst-nb's glue(), as their text form."""
-    values = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            record = output.get("metadata", {}).get("scrapbook", {})
-            if "name" in record:
-                values[record["name"]] = output["data"][record["mime_prefix"] + "text/plain"].strip("'\"")
-    return values
+    """The values a notebook handed to its prose with myst-nb's glue(), as the prose shows them."""
+    return {name: prose_numbers.format_plain_text(text, "") for name, text in prose_numbers.recorded_values(nb).items()}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 from toys import toy_data
 
-import nin_book.train as train_module
 from nin_book import checkpoint as checkpoint_module
 from nin_book import data
 from nin_book.blocks import receptive_fields
@@ -45,19 +44,6 @@ TINY = {"widths": (4, 8, 8), "first_block": (3, 1, 1), "batch_norm": True, "drop
 def config(**changes) -> TrainConfig:
     return TrainConfig(preset="test", model=TINY, epochs=2, batch_size=64, lr=0.05, device="cpu",
                        eval_batch_size=64).replace(**changes)
-
-
-@pytest.fixture
-def toy_cli(monkeypatch):
-    """The CLI trains on toy data (fast); returns a list that counts the data loads."""
-    loads = []
-
-    def load():
-        loads.append(1)
-        return toy_data()
-
-    monkeypatch.setattr(train_module, "load_fashion_mnist", load)
-    return loads
 
 
 def cli(*args: str) -> list[str]:

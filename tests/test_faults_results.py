@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from toys import toy_data
+from toys import listing, one_line, toy_data
 
 import nin_book.results.__main__ as results_cli
 import nin_book.train as train_module
@@ -36,29 +36,6 @@ NOT_RUNS = ("experiments.json", "benchmark_cpu.json", "benchmark_cpu.txt", "inpu
 def config(**changes) -> TrainConfig:
     return TrainConfig(preset="test", model=TINY, epochs=2, batch_size=64, lr=0.05, device="cpu",
                        eval_batch_size=64).replace(**changes)
-
-
-def one_line(text: str) -> str:
-    assert text.count("\n") == 1 and "Traceback" not in text, text
-    return text
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its bytes: what a refusal must leave unchanged."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def toy_cli(monkeypatch):
-    """The training CLI loads toy data (fast); returns a list that counts the loads."""
-    loads = []
-
-    def load():
-        loads.append(1)
-        return toy_data()
-
-    monkeypatch.setattr(train_module, "load_fashion_mnist", load)
-    return loads
 
 
 @pytest.fixture
@@ -110,12 +87,12 @@ def publish(capsys, *argv: str) -> tuple[int, str]:
 
 def test_publish_refuses_names_that_are_paths_or_unsafe(results, finished, capsys, tmp_path):
     metrics, checkpoint, _ = finished
-    before = files(tmp_path)
+    before = listing(tmp_path)
     for name in ("../../../x", "../x", str(tmp_path / "abs"), "a/b", "Cpu", ".hidden", "_x", "a.b", "a b", "x" * 65, ""):
         code, err = publish(capsys, name, "--metrics", str(metrics), "--checkpoint", str(checkpoint))
         assert code == 2, (name, err)
         assert "is not a run name" in one_line(err) and "lower-case letters" in err
-    assert files(tmp_path) == before  # nothing written, inside the folder or outside it
+    assert listing(tmp_path) == before  # nothing written, inside the folder or outside it
     with pytest.raises(PublishRefused, match="is not a run name"):
         publish_run("../x", metrics, checkpoint, folder=results)
 
@@ -125,29 +102,29 @@ def test_publish_refuses_names_that_are_paths_or_unsafe(results, finished, capsy
 def test_publish_refuses_reserved_names_and_files_that_are_not_runs(results, finished, capsys):
     metrics, checkpoint, _ = finished
     (results / "notes.txt").write_text("a note, not a run\n")
-    before = files(results)
+    before = listing(results)
     for name in ("experiments", "benchmark_cpu", "benchmark_gpu", "input_sizes", "explorer_redraw", "notes"):
         code, err = publish(capsys, name, "--metrics", str(metrics), "--checkpoint", str(checkpoint))
         assert code == 2, (name, err)
         assert "not a run" in one_line(err) and "choose another NAME" in err
-    assert files(results) == before
+    assert listing(results) == before
 
 
 def test_replacing_a_committed_run_needs_replace(results, finished, capsys):
     metrics, checkpoint, _ = finished
     args = ("--metrics", str(metrics), "--checkpoint", str(checkpoint))
     assert publish(capsys, "toy", *args)[0] == 0
-    before = files(results)
+    before = listing(results)
     code, err = publish(capsys, "toy", *args)
     assert code == 2 and "is a committed run already" in one_line(err) and "--replace" in err
-    assert files(results) == before
+    assert listing(results) == before
     assert publish(capsys, "toy", *args, "--replace")[0] == 0
     assert "toy" in committed_runs(results)
 
 
 def test_a_smoke_or_other_presets_run_cannot_take_a_presets_name(results, finished, capsys, tmp_path):
     metrics, checkpoint, _ = finished
-    before = files(results)
+    before = listing(results)
     for replace in ((), ("--replace",)):
         code, err = publish(capsys, "cpu", "--metrics", str(metrics), "--checkpoint", str(checkpoint), *replace)
         assert code == 2 and "a smoke run" in one_line(err) and "even with --replace" in err
@@ -159,7 +136,7 @@ def test_a_smoke_or_other_presets_run_cannot_take_a_presets_name(results, finish
         write_json(tmp_path / "edited.json", edited)
         code, err = publish(capsys, "cpu", "--metrics", str(tmp_path / "edited.json"), "--checkpoint", str(checkpoint))
         assert code == 2 and message in one_line(err), err
-    assert files(results) == before
+    assert listing(results) == before
     assert load_checkpoint(results / "cpu.pt")["config"]["preset"] == "cpu"
 
 
@@ -171,13 +148,13 @@ def test_metrics_that_are_not_a_training_run_are_refused_in_one_line(results, fi
     del lacking["final_test_accuracy"]
     cases = {"list.json": "[1, 2, 3]\n", "experiments.json": (RESULTS_DIR / "experiments.json").read_text(),
              "lacking.json": json.dumps(lacking), "text.json": "not json at all\n"}
-    before = files(results)
+    before = listing(results)
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
         code, err = publish(capsys, "toy", "--metrics", str(tmp_path / name), "--checkpoint", str(checkpoint))
         assert code == 2, (name, err)
         assert "not a training-metrics file" in one_line(err) and "--metrics" in err
-    assert files(results) == before
+    assert listing(results) == before
 
 
 # --- 11: published weights cannot be resumed -------------------------------------------------------------------
@@ -196,7 +173,7 @@ def test_training_never_writes_into_the_committed_results(tmp_path, capsys, toy_
     def must_not_train(*args, **kwargs):
         raise AssertionError("trained, with an output inside nin_book/results/")
 
-    before = files(RESULTS_DIR)
+    before = listing(RESULTS_DIR)
     monkeypatch.setattr(train_module, "fit", must_not_train)
     for argv in (["--checkpoint", str(RESULTS_DIR / "cpu.pt"), "--fresh", "--metrics-out", str(tmp_path / "m.json")],
                  ["--metrics-out", str(RESULTS_DIR / "cpu.json")]):
@@ -208,7 +185,7 @@ def test_training_never_writes_into_the_committed_results(tmp_path, capsys, toy_
     monkeypatch.setattr(train_module, "lock_output", must_not_train)
     with pytest.raises(ValueError, match="holds the book's committed runs"):
         fit(build_model(config()), toy_data(), config(), checkpoint=RESULTS_DIR / "toy.pt", progress=False)
-    assert files(RESULTS_DIR) == before and not toy_cli
+    assert listing(RESULTS_DIR) == before and not toy_cli
 
 
 # --- 12: a device that is unknown or missing is not a corrupt checkpoint ----------------------------------------

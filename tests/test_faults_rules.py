@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from toys import toy_data
+from toys import listing, load_script, one_line, toy_data
 
 import nin_book.data as data
 import nin_book.experiments.__main__ as experiments_cli
@@ -34,21 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LONG = "n" * 300  # longer than any common file system's 255-byte limit on one name
 
 
-def one_line(text: str) -> str:
-    assert text.count("\n") == 1 and "Traceback" not in text, text
-    return text
-
-
-def listing(folder: Path) -> dict[str, bytes | None]:
-    """Every entry under ``folder`` (files with their bytes, folders as None): what a refusal must leave unchanged."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
-
-
-@pytest.fixture
-def toy_cli(monkeypatch):
-    monkeypatch.setattr(train_module, "load_fashion_mnist", lambda: toy_data())
-
-
 # --- a recorded command line can be pasted back into a shell -----------------------------------------------------
 
 def test_the_training_cli_records_a_command_line_that_pastes_back(tmp_path, toy_cli, capsys):
@@ -61,9 +45,7 @@ def test_the_training_cli_records_a_command_line_that_pastes_back(tmp_path, toy_
 
 
 def test_the_input_size_benchmark_records_its_own_command_line(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("input_size_bench", ROOT / "benchmarks" / "input_size.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(ROOT / "benchmarks" / "input_size.py", "input_size_bench")
     monkeypatch.setattr(bench, "load_fashion_mnist", lambda: None)
     monkeypatch.setattr(bench, "measure", lambda size, batches, data: {
         "size": size, "images_per_second": 10.0, "class_map_side": 1, "flops_per_image": 1e9, "epoch_minutes": 1.0})

@@ -7,28 +7,20 @@ markdown cell shows MyST markup that only the HTML book renders, and the tool it
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from toys import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 TOOL = ROOT / "tools" / "prose_numbers.py"
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("prose_numbers", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-prose_numbers = _tool()
+prose_numbers = load_script(TOOL, "prose_numbers")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -1,8 +1,14 @@
-"""Small stand-ins the unit tests share: random images with random labels, and a metrics record of the shape the
-training engine writes. They test mechanics only; the chapters and benchmarks use the real Fashion-MNIST."""
+"""Small stand-ins and helpers the unit tests share: random images with random labels, a metrics record of the shape
+the training engine writes, a script of tools/ or benchmarks/ loaded as a module, and what a refusal is checked by
+(a one-line message, an unchanged folder). They test mechanics only; the chapters and benchmarks use the real
+Fashion-MNIST."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,3 +34,23 @@ def metrics(preset: str = "seed224", accuracies: tuple[float, ...] = (0.8, 0.9))
         "wall_seconds": 55.0,
         "history": [{"epoch": i + 1, "test_accuracy": a} for i, a in enumerate(accuracies)],
     }
+
+
+def load_script(path: Path, name: str) -> types.ModuleType:
+    """A script that is not part of the package (tools/, benchmarks/), imported as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_line(text: str) -> str:
+    """``text`` is one line of message and no traceback (what every refusal prints)."""
+    assert text.count("\n") == 1 and "Traceback" not in text, text
+    return text
+
+
+def listing(folder: Path) -> dict[str, bytes | None]:
+    """Every entry under ``folder`` (files with their bytes, folders as None): what a refusal must leave unchanged."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
