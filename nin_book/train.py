@@ -1,6 +1,6 @@
 """The trainer: SGD with Nesterov momentum and a one-cycle schedule, batches from device memory,
 mixed precision by the GPU's capability (bf16, or fp16 with loss scaling; fp32 on the CPU), channels-last,
-a NaN guard, atomic checkpoints and resume.
+a NaN guard, a watch for the stall at loss ln 10, atomic checkpoints and resume.
 
 Use it from Python (``train_preset``, ``fit``, ``evaluate``, ``predict``) or from the shell::
 
@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from nin_book.data import FashionMNIST, load_fashion_mnist
 from nin_book.presets import MAX_SEED, PRESET_NAMES, TrainConfig, build_model, default_preset, get_preset
 from nin_book.results import RESULTS_DIR, cpu_model, in_results_dir
 from nin_book.shapes import ShapeError, trace
+from nin_book.stall_watch import ON_STALL, STALL_WINDOW, StallWatch, stall_advice
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -53,6 +55,7 @@ __all__ = [
     "Terminated",
     "TrainResult",
     "TrainingDiverged",
+    "TrainingStalled",
     "build_parser",
     "device_name",
     "evaluate",
@@ -120,6 +123,13 @@ class TrainingDiverged(RuntimeError):
         self.result = result
 
 
+class TrainingStalled(TrainingDiverged):
+    """The loss sat at ln(number of classes) with the same logits for every image for
+    :data:`~nin_book.stall_watch.STALL_WINDOW` steps: the output stopped depending on the input (the stall chapter 7
+    measures). A :class:`TrainingDiverged`, so code that catches divergence catches this too; ``result.stall_step``
+    is the step it was recognised at. Explained in chapter 5 (Solution 2) and chapter 7."""
+
+
 @dataclass
 class EpochRecord:
     """One epoch of history. ``images_per_second`` counts training images over training time only;
@@ -142,7 +152,8 @@ class TrainResult:
     """What :func:`fit` returns: the config, the per-epoch history and the headline numbers.
 
     ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C or SIGTERM, named in ``stopped_by``: the history so
-    far is kept) or ``"diverged"``. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
+    far is kept), ``"diverged"`` or ``"stalled"``; ``stall_step`` is the step at which the stall watch fired (also
+    when it only warned), else None. ``wall_seconds`` is this call's wall time (a resumed run's history keeps counting
     from the earlier run's). Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
 
@@ -158,6 +169,7 @@ class TrainResult:
     checkpoint: str | None = None
     precision: str = "fp32"
     stopped_by: str | None = None  # "SIGINT" (Ctrl-C) or "SIGTERM" when status is "interrupted"
+    stall_step: int | None = None
 
     @property
     def final_test_accuracy(self) -> float | None:
@@ -187,6 +199,7 @@ class TrainResult:
             "resumed_from_epoch": self.resumed_from_epoch,
             "checkpoint": self.checkpoint,
             "stopped_by": self.stopped_by,
+            "stall_step": self.stall_step,
             "history": [vars(r) for r in self.history],
         }
 
@@ -328,6 +341,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
+    on_stall: str = "stop",
 ) -> TrainResult:
     """Train ``model`` (any classifier from (N, 1, R, R) images to class scores) on ``data`` with ``config``.
 
@@ -341,6 +355,9 @@ def fit(
       (``resume=False`` trains afresh over it). While training, the checkpoint is locked: another
       process training into it gets :class:`~nin_book.checkpoint.OutputInUseError` naming this one.
     - A NaN or infinite loss raises :class:`TrainingDiverged` naming the step (lower the learning rate).
+    - The stall at loss ln 10 (for 50 steps the loss at ln(classes) and the logits the same for every image:
+      :class:`~nin_book.stall_watch.StallWatch`) raises :class:`TrainingStalled`, naming the fixes chapter 7
+      measured; ``on_stall="warn"`` warns once (``RuntimeWarning``) and trains on, ``"off"`` does not watch.
     - Ctrl-C (``KeyboardInterrupt``) stops training and returns the result with ``status="interrupted"``;
       the checkpoint keeps the last epoch whose save finished, and the message names it. SIGTERM (what
       ``timeout``, ``kill``, Slurm and Docker send) is handled the same way while ``fit`` runs in the main thread
@@ -353,6 +370,8 @@ def fit(
     Returns a :class:`TrainResult`; ``model`` itself is trained in place.
     Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
+    if on_stall not in ON_STALL:
+        raise ValueError(f"on_stall must be one of {', '.join(ON_STALL)}, got {on_stall!r}")
     if checkpoint is not None:  # a directory, a device node or an unwritable folder: refused before training
         problem = _output_problem("checkpoint", Path(checkpoint))
         if problem:
@@ -364,11 +383,11 @@ def fit(
         if checkpoint is not None:
             stack.enter_context(lock_output(checkpoint, "checkpoint"))
         stack.enter_context(_sigterm_stops_training())
-        return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end)
+        return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end, on_stall)
 
 
 def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: str | os.PathLike | None, resume: bool,
-         progress: bool, on_epoch_end: Callable[[EpochRecord], None] | None) -> TrainResult:
+         progress: bool, on_epoch_end: Callable[[EpochRecord], None] | None, on_stall: str = "stop") -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
     cuda = device.type == "cuda"
@@ -419,6 +438,7 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
         result.history = [EpochRecord(**r) for r in state["history"]]
         first_epoch = result.resumed_from_epoch = saved_epoch = state["epoch"]
 
+    watch = None if on_stall == "off" else StallWatch(device)
     step_model = torch.compile(model) if config.compile else model
     wall_offset = result.history[-1].wall_seconds if result.history else 0.0
     epochs = tqdm(range(first_epoch, config.epochs), desc="epochs", initial=first_epoch, total=config.epochs,
@@ -426,7 +446,7 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
     try:
         for epoch in epochs:
             record = _train_epoch(step_model, model, train_batches, optimizer, scheduler, scaler, loss_fn, epoch,
-                                  config, device, progress, result)
+                                  config, device, progress, result, watch, on_stall)
             record.test_accuracy = evaluate(step_model, test_images, test_labels, resolution=config.resolution,
                                             batch_size=config.eval_batch_size, device=device,
                                             precision=config.precision)
@@ -481,7 +501,7 @@ def _settings_differ(state: dict[str, Any], config: TrainConfig, device: torch.d
 def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
                  epoch: int, config: TrainConfig, device: torch.device, progress: bool,
-                 result: TrainResult) -> EpochRecord:
+                 result: TrainResult, watch: StallWatch | None = None, on_stall: str = "stop") -> EpochRecord:
     check_every = _nan_check_interval(device)
     steps = len(batches)
     batches.set_epoch(epoch)
@@ -500,8 +520,12 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
             logits = step_model(x)
         loss = loss_fn(logits.float(), y)
         first_bad.masked_fill_(~torch.isfinite(loss) & (first_bad < 0), step)  # stays on the device: no stall
+        if watch is not None and result.stall_step is None:
+            watch.update(step, loss, logits)
         if (i + 1) % check_every == 0 or i + 1 == steps:
             _raise_if_diverged(int(first_bad), loss, config, result)
+            if watch is not None and result.stall_step is None:
+                _check_stall(watch, logits.shape[1], config, result, on_stall)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()  # without fp16 the scaler is disabled and this is loss.backward()
         scaler.step(optimizer)
@@ -533,6 +557,23 @@ def _raise_if_diverged(step: int, loss: torch.Tensor, config: TrainConfig, resul
     raise TrainingDiverged(f"Training stopped: {result.message}.", result)
 
 
+def _check_stall(watch: StallWatch, classes: int, config: TrainConfig, result: TrainResult, on_stall: str) -> None:
+    step = watch.fired_at()
+    if step is None:
+        return
+    result.stall_step = step
+    detected = (f"for {STALL_WINDOW} steps in a row (steps {step - STALL_WINDOW + 1}-{step}) the training loss sat at "
+                f"ln {classes} = {math.log(classes):.4f} with the same logits for every image: the output no longer "
+                f"depends on the input (the stall chapter 7 measures)")
+    if on_stall == "warn":
+        warnings.warn(f"{detected}; training goes on (on_stall='warn'); {stall_advice(config.lr)}", RuntimeWarning,
+                      stacklevel=2)
+        return
+    result.status = "stalled"
+    result.message = f"{detected}; {stall_advice(config.lr)}; to train on anyway: on_stall='warn' (--on-stall warn)"
+    raise TrainingStalled(f"Training stopped: {result.message}.", result)
+
+
 def train_preset(
     preset: str | None = None,
     *,
@@ -540,20 +581,21 @@ def train_preset(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = True,
     progress: bool = True,
+    on_stall: str = "stop",
     **overrides: Any,
 ) -> tuple[nn.Module, TrainResult]:
     """Build and train the NiN of a preset; returns ``(trained model, TrainResult)``.
 
     ``preset=None`` picks one for the device (``$NIN_BOOK_PRESET`` overrides; the test suite sets
     ``smoke``). Keyword ``overrides`` change config fields, e.g. ``epochs=3`` or ``lr=0.05``.
-    ``data`` defaults to :func:`nin_book.data.load_fashion_mnist`. Progress bars come from
+    ``data`` defaults to :func:`nin_book.data.load_fashion_mnist`; ``on_stall`` as in :func:`fit`. Progress bars come from
     ``tqdm.auto`` (widgets in a notebook). Explained in chapter 5, "Training NiN on Fashion-MNIST".
     """
     name = preset or default_preset(overrides.get("device"))
     config = get_preset(name).replace(**overrides)
     model = build_model(config)
     result = fit(model, data if data is not None else load_fashion_mnist(), config,
-                 checkpoint=checkpoint, resume=resume, progress=progress)
+                 checkpoint=checkpoint, resume=resume, progress=progress, on_stall=on_stall)
     return model, result
 
 
@@ -613,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(locked while training: a second run on it is refused)")
     p.add_argument("--fresh", action="store_true",
                    help="do not resume: train from the start and overwrite the --checkpoint after the first epoch")
+    p.add_argument("--on-stall", choices=ON_STALL, default="stop",
+                   help="when the loss sits at ln 10 with the output ignoring the input for 50 steps (the stall "
+                        "of chapter 7): stop with a message (default), warn and train on, or do not watch")
     p.add_argument("--metrics-out", required=True, help="where to write the metrics JSON")
     return p
 
@@ -697,6 +742,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return _run(args, argv, name, model, config, cli_start)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    tqdm.write(f"warning: {message}", file=sys.stderr)  # on its own line, not in the middle of a progress bar
+
+
 def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model: nn.Module, config: TrainConfig,
          cli_start: float) -> int:
     try:
@@ -709,7 +758,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
         return _stop_status(err)
     code = 0
     try:
-        result = fit(model, data, config, checkpoint=args.checkpoint, resume=not args.fresh)
+        with warnings.catch_warnings():  # --on-stall warn: one line on stderr, not a warning with its source line
+            warnings.showwarning = _one_line_warning
+            warnings.simplefilter("always", RuntimeWarning)  # once per run (the watch stops watching after it fires)
+            result = fit(model, data, config, checkpoint=args.checkpoint, resume=not args.fresh,
+                         on_stall=args.on_stall)
     except TrainingDiverged as err:
         result, code = err.result, 1
         print(f"error: {err}", file=sys.stderr)
