@@ -50,7 +50,7 @@ def test_every_variant_builds_and_trains_one_step(name):
     model = build_model(config).train()
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-    x, y = torch.randn(4, 1, 28, 28), torch.arange(4)
+    x, y = torch.randn(4, 1, config.resolution, config.resolution), torch.arange(4)
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
     optimizer.step()
@@ -68,7 +68,10 @@ def test_variants_change_what_they_say():
     assert variant_config(VARIANTS["stall_fix_lr"]).lr == pytest.approx(baseline.lr / 10)
     assert [v.name for v in select_variants(["translation"])] == ["baseline", "head_fc", "head_fc_dropout"]
     assert [v.name for v in select_variants(["baseline", "stall_recipe"])] == ["baseline", "stall_recipe"]
-    assert len(select_variants(["stall"])) == 5
+    assert len(select_variants(["stall"])) == 6
+    d2l = variant_config(VARIANTS["stall_d2l"])  # Dive into Deep Learning's recipe, at a reduced size
+    assert d2l.model["init"] == "xavier" and not d2l.model["batch_norm"] and d2l.momentum == 0.0 and d2l.lr == 0.1
+    assert d2l.resolution == 112 and d2l.schedule == "constant" and VARIANTS["stall_d2l"].max_seeds == 1
     with pytest.raises(ValueError, match="valid names"):
         select_variants(["nope"])
 

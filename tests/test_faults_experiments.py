@@ -21,6 +21,7 @@ import nin_book.experiments.__main__ as cli
 import nin_book.experiments.run as run_module
 import nin_book.train as train_module
 from nin_book.experiments import MAX_SEEDS, VARIANTS, ExperimentsInterrupted, run_experiments, select_variants
+from nin_book.experiments.variants import variant_seeds
 from nin_book.results import RESULTS_DIR, load_experiments
 from nin_book.train import EpochRecord, TrainResult, train_preset
 
@@ -221,13 +222,14 @@ def test_default_out_is_replaced_only_when_the_full_set_finishes_and_a_rerun_res
     assert str(cli.WORK_OUT) in capsys.readouterr().err
 
     assert _run(["--seeds", "3", "--no-progress"]) == 0
-    total = len(VARIANTS) * 3
+    total = sum(len(variant_seeds(v, 3)) for v in VARIANTS.values())  # a capped variant runs fewer seeds
     assert len(fake_runs.calls) == total and len(set(fake_runs.calls)) == total  # resumed: nothing trained twice
     report = load_experiments(cli.DEFAULT_OUT)  # a finished full set, as chapter 7 requires
     assert report["resumed"]["runs"] == 4
-    assert all(len(e["runs"]) == 3 and e["summary"]["seeds"] == 3 for e in report["variants"].values())
+    assert all(len(e["runs"]) == e["summary"]["seeds"] == len(variant_seeds(VARIANTS[name], 3))
+               for name, e in report["variants"].items())
     assert not cli.WORK_OUT.exists()
-    assert "resumed: 4 runs" in capsys.readouterr().out
+    assert "resumed: 4 finished runs kept" in capsys.readouterr().out
 
 
 def test_a_partial_file_from_other_settings_is_not_resumed(sandbox, fake_runs):
@@ -237,6 +239,25 @@ def test_a_partial_file_from_other_settings_is_not_resumed(sandbox, fake_runs):
     assert _run(["--smoke", "--only", "baseline,mlp0", "--seeds", "2", "--no-progress", "--out", str(out)]) == 0
     assert fake_runs.calls == [("baseline", 0), ("baseline", 0), ("baseline", 1), ("mlp0", 0), ("mlp0", 1)]
     assert "resumed" not in json.loads(out.read_text())
+
+
+def test_extend_keeps_a_finished_sets_runs_and_trains_only_what_it_lacks(sandbox, fake_runs, capsys):
+    out = sandbox / "x.json"
+    assert _run(["--smoke", "--only", "baseline", "--seeds", "1", "--no-progress", "--out", str(out)]) == 0
+    # Without --extend a finished file is not resumed: the command starts over.
+    assert _run(["--smoke", "--only", "baseline", "--seeds", "2", "--no-progress", "--out", str(out)]) == 0
+    assert fake_runs.calls == [("baseline", 0), ("baseline", 0), ("baseline", 1)]
+    capsys.readouterr()
+    fake_runs.calls.clear()
+    # --extend: more seeds and another variant; only the runs the finished file lacks are trained.
+    assert _run(["--smoke", "--only", "baseline,mlp0", "--seeds", "3", "--no-progress", "--out", str(out),
+                 "--extend"]) == 0
+    assert fake_runs.calls == [("baseline", 2), ("mlp0", 0), ("mlp0", 1), ("mlp0", 2)]
+    report = json.loads(out.read_text())
+    assert report["complete"] and report["resumed"]["runs"] == 2
+    assert [r["seed"] for r in report["variants"]["baseline"]["runs"]] == [0, 1, 2]
+    assert all(r["machine"]["cpu_model"] for r in report["variants"]["baseline"]["runs"][:2])  # where they ran
+    assert "resumed: 2 finished runs kept" in capsys.readouterr().out
 
 
 # Row 3: smoke or partial results never replace the committed file, even when --out names it.

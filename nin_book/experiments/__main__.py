@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shlex
 import sys
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"unfinished one (default: {PARTIAL_OUT} for --smoke, --only or fewer than 3 seeds; "
                              f"for the full set, the committed {DEFAULT_OUT}, which is replaced only when every run "
                              f"has finished: until then the runs go to {WORK_OUT}; only a full set may name it)")
+    parser.add_argument("--extend", action="store_true",
+                        help="keep the finished runs of the existing results (the committed file, or --out) and run "
+                             "only what they lack: more --seeds, or a variant added since")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -76,6 +80,13 @@ def _is_committed(path: Path) -> bool:
     try:
         return path.resolve() == DEFAULT_OUT.resolve()
     except (OSError, RuntimeError):
+        return False
+
+
+def _is_unfinished(path: Path) -> bool:
+    try:
+        return json.loads(Path(path).read_text()).get("complete") is False
+    except (OSError, ValueError, AttributeError):
         return False
 
 
@@ -125,8 +136,11 @@ def main(argv: Sequence[str] | None = None, *, data: FashionMNIST | None = None)
         try:
             if data is None:
                 data = load_fashion_mnist()
+            # An unfinished working file is always resumed; --extend starts from the finished results instead.
+            unfinished = _is_unfinished(work)
             report = run_experiments(variants, data, seeds=args.seeds, smoke=args.smoke, out=work,
-                                     command=command.strip(), progress=not args.no_progress, resume=True)
+                                     command=command.strip(), progress=not args.no_progress, resume=True,
+                                     resume_from=out if args.extend and not unfinished else None)
         except ExperimentsInterrupted as err:
             print(f"interrupted: {err}; the finished runs are in {work} (complete: false); run the same command "
                   "again to resume", file=sys.stderr)
@@ -146,7 +160,8 @@ def main(argv: Sequence[str] | None = None, *, data: FashionMNIST | None = None)
                 return 1
             Path(work).unlink(missing_ok=True)
     if report.get("resumed"):
-        print(f"resumed: {report['resumed']['runs']} runs kept from the unfinished {work}")
+        print(f"resumed: {report['resumed']['runs']} finished runs kept "
+              f"(from {report['resumed']['earlier_command'] or 'an earlier run'})")
     for name, entry in report["variants"].items():
         s = entry["summary"]
         test = s["final_test_accuracy"]

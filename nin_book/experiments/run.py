@@ -11,6 +11,7 @@ import math
 import os
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from nin_book.experiments.variants import (
     VARIANTS,
     Variant,
     variant_config,
+    variant_seeds,
 )
 from nin_book.presets import build_model, get_preset
 from nin_book.results import machine_provenance, write_json
@@ -108,8 +110,11 @@ def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = Fa
     monitor = StallMonitor(model) if variant.kind == "stall" else None
     start = time.perf_counter()
     try:
-        result = fit(model, data, config, progress=progress)
-    except TrainingDiverged as err:
+        # The stall runs must run to the end to show the stall: the trainer's watch only records where it fired.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = fit(model, data, config, progress=progress, on_stall="warn" if variant.kind == "stall" else "stop")
+    except TrainingDiverged as err:  # NaN, or (TrainingStalled) a training variant stalled: kept, with its status
         result = err.result
     finally:
         if monitor is not None:
@@ -121,6 +126,7 @@ def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = Fa
                 "train_seconds": train_seconds}
     test_images = data.test_images if config.test_limit is None else data.test_images[:config.test_limit]
     test_labels = data.test_labels[:len(test_images)]
+    size = config.resolution
     n_train = min(TRAIN_EVAL_IMAGES, config.train_limit or TRAIN_EVAL_IMAGES, len(data.train_images))
     finite = all(math.isfinite(p.detach().sum().item()) for p in model.parameters())
     record: dict[str, Any] = {
@@ -132,16 +138,18 @@ def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = Fa
         "epochs": len(result.history),
         "final_test_accuracy": result.final_test_accuracy,
         "final_train_accuracy": evaluate(model, data.train_images[:n_train], data.train_labels[:n_train],
-                                         batch_size=config.eval_batch_size, precision="fp32") if finite else None,
+                                         resolution=size, batch_size=config.eval_batch_size,
+                                         precision="fp32") if finite else None,
         "train_accuracy_while_training": result.history[-1].train_accuracy if result.history else None,
         "final_train_loss": result.history[-1].train_loss if result.history else None,
         "train_seconds": train_seconds,
+        "trainer_stall_step": result.stall_step,
         "history": [vars(r) for r in result.history],
     }
     if record["final_test_accuracy"] is not None and record["final_train_accuracy"] is not None:
         record["generalisation_gap"] = record["final_train_accuracy"] - record["final_test_accuracy"]
     if variant.translation and finite:
-        record["shifted_test_accuracy"] = shifted_accuracies(model, test_images, test_labels,
+        record["shifted_test_accuracy"] = shifted_accuracies(model, test_images, test_labels, resolution=size,
                                                              batch_size=config.eval_batch_size)
     if monitor is not None:
         losses = [r.train_loss for r in result.history]
@@ -157,11 +165,19 @@ def run_one(variant: Variant, seed: int, data: FashionMNIST, *, smoke: bool = Fa
             step_alive_class_map_fraction=monitor.alive_fractions,
             stalled=is_stalled(losses, per_epoch),
             stuck=is_stuck(losses, spreads),
-            mechanism=stall_mechanism(model, test_images, test_labels, batch_size=config.eval_batch_size)
+            mechanism=stall_mechanism(model, test_images, test_labels, resolution=size,
+                                      batch_size=config.eval_batch_size)
             if finite else None,
         )
     record["wall_seconds"] = time.perf_counter() - start
+    record["machine"] = _machine()
     return record
+
+
+def _machine(provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    # Where one run ran: a set extended later (more seeds) mixes machines, and its timings must say so.
+    provenance = provenance or machine_provenance()
+    return {k: provenance.get(k) for k in ("date_utc", "cpu_model", "logical_cores", "torch_version", "gpu")}
 
 
 def _spread(values: Sequence[float]) -> dict[str, Any]:
@@ -189,36 +205,47 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _resumable_runs(out: Any, report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The finished runs of an unfinished results file at ``out`` written with the same settings, variants and
-    configs as ``report``; empty when there is none, or it differs in anything."""
-    try:
-        previous = json.loads(Path(out).read_text())
-    except (OSError, ValueError):
+def _without_seeds(settings: Any) -> Any:
+    return {k: v for k, v in settings.items() if k != "seeds"} if isinstance(settings, dict) else settings
+
+
+def _resumable_runs(previous: Any, report: dict[str, Any], *, extend: bool = False) -> list[dict[str, Any]]:
+    """The finished runs of an earlier results file (``previous``, parsed) that ``report`` can keep.
+
+    Resuming (``extend=False``): an unfinished file of exactly the same settings and variants. Extending: a file
+    with the same format and settings but for the number of seeds; the runs kept are those of a variant ``report``
+    also runs with the same config, with a seed it also runs (so a set can grow by seeds or by variants).
+    Empty when nothing matches."""
+    same = json.loads(json.dumps({k: report[k] for k in ("format", "smoke")}))
+    settings = json.loads(json.dumps(report["settings"]))
+    if (not isinstance(previous, dict) or any(previous.get(k) != v for k, v in same.items())
+            or _without_seeds(previous.get("settings")) != _without_seeds(settings)
+            or not isinstance(previous.get("variants"), dict)):
         return []
-    same = json.loads(json.dumps({k: report[k] for k in ("format", "smoke", "settings")}))
-    if (not isinstance(previous, dict) or previous.get("complete") is not False
-            or any(previous.get(k) != v for k, v in same.items())
-            or not isinstance(previous.get("variants"), dict) or list(previous["variants"]) != list(report["variants"])):
+    if not extend and (previous.get("settings") != settings or list(previous["variants"]) != list(report["variants"])):
         return []
+    machine = _machine(previous.get("provenance") if isinstance(previous.get("provenance"), dict) else {})
     runs = []
     for name, entry in report["variants"].items():
-        old = previous["variants"][name]
+        old = previous["variants"].get(name)
         if not isinstance(old, dict) or old.get("config") != json.loads(json.dumps(entry["config"])):
-            return []
-        runs += [r for r in old.get("runs", []) if isinstance(r, dict) and r.get("variant") == name
-                 and r.get("status") != "interrupted" and r.get("seed") in report["settings"]["seeds"]]
+            continue
+        runs += [{**r, "machine": r.get("machine", machine)} for r in old.get("runs", [])
+                 if isinstance(r, dict) and r.get("variant") == name and r.get("status") != "interrupted"
+                 and r.get("seed") in report["settings"]["seeds"]]
     return runs
 
 
 def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: int = 3, smoke: bool = False,
                     out: str | os.PathLike | None = None, command: str = "", progress: bool = True,
-                    on_run: Callable[[dict[str, Any]], None] | None = None, resume: bool = False) -> dict[str, Any]:
+                    on_run: Callable[[dict[str, Any]], None] | None = None, resume: bool = False,
+                    resume_from: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run every variant with seeds ``0 … seeds-1`` and return the results; with ``out``, write them there
     (atomically, after every run, so a stopped run keeps what it finished; ``complete`` says whether all ran).
 
     - With ``resume=True`` and an unfinished file at ``out`` from the same settings, the runs it holds are kept
-      and only the others are trained.
+      and only the others are trained. ``resume_from`` names another file to take finished runs from (a finished
+      set with fewer seeds, which this run extends); each kept run records the machine it ran on.
     - Ctrl-C stops the set: the interrupted run is dropped (a run cut short is never stored, so never averaged
       into a summary), the finished ones are written to ``out`` with ``complete: false``, and
       :class:`ExperimentsInterrupted` (a ``KeyboardInterrupt``) is raised carrying them.
@@ -244,13 +271,20 @@ def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: i
     }
     earlier = 0.0
     done: set[tuple[str, int]] = set()
-    if resume and out is not None:
-        kept = _resumable_runs(out, report)
+    source = resume_from if resume_from is not None else out
+    previous: Any = None
+    if resume and source is not None:
+        try:
+            previous = json.loads(Path(source).read_text())
+        except (OSError, ValueError):
+            previous = None
+        if resume_from is None and isinstance(previous, dict) and previous.get("complete") is not False:
+            previous = None  # only an unfinished file at out is resumed; a finished one is started again
+        kept = _resumable_runs(previous, report, extend=resume_from is not None)
         if kept:
-            previous = json.loads(Path(out).read_text())
             earlier = float(previous.get("wall_seconds") or 0.0)
             report["resumed"] = {"runs": len(kept), "earlier_provenance": previous.get("provenance"),
-                                 "earlier_command": previous.get("command")}
+                                 "earlier_command": previous.get("command"), "earlier_wall_seconds": earlier}
             for record in sorted(kept, key=lambda r: r["seed"]):
                 if (record["variant"], record["seed"]) not in done:
                     done.add((record["variant"], record["seed"]))
@@ -260,14 +294,15 @@ def run_experiments(variants: Sequence[Variant], data: FashionMNIST, *, seeds: i
                     entry["summary"] = summarise(entry["runs"])
             report["wall_seconds"] = earlier
     start = time.perf_counter()
-    jobs = [(v, seed) for v in variants for seed in range(seeds) if (v.name, seed) not in done]
+    jobs = [(v, seed) for v in variants for seed in variant_seeds(v, seeds) if (v.name, seed) not in done]
+    total = sum(len(variant_seeds(v, seeds)) for v in variants)
     overall = tqdm(jobs, desc="experiments", unit="run", disable=not progress)
 
     def stop(where: str, stopped_by: str | None) -> None:
         report["wall_seconds"] = earlier + time.perf_counter() - start
         finished = sum(len(e["runs"]) for e in report["variants"].values())
         how = "SIGTERM" if stopped_by == "SIGTERM" else "Ctrl-C"
-        report["interrupted"] = f"{how} during {where} after {finished} of {len(variants) * seeds} runs"
+        report["interrupted"] = f"{how} during {where} after {finished} of {total} runs"
         if out is not None:
             write_json(out, report)
         raise ExperimentsInterrupted(report["interrupted"], report, stopped_by=how) from None

@@ -24,6 +24,9 @@ __all__ = [
     "Variant",
     "select_variants",
     "variant_config",
+    "variant_label",
+    "variant_phrase",
+    "variant_seeds",
 ]
 
 BASELINE_PRESET = "cpu"
@@ -37,6 +40,10 @@ TRAIN_EVAL_IMAGES = 10_000
 # The stall runs: 300 steps of batch 128 over the first 6,400 training images (6 epochs of 50 steps).
 STALL_TRAIN_IMAGES = 6_400
 STALL_EPOCHS = 6
+# The measurement at Dive into Deep Learning's settings: 3 epochs of 19,200 images at 112x112 (450 steps of 128).
+D2L_RESOLUTION = 112
+D2L_TRAIN_IMAGES = 19_200
+D2L_EPOCHS = 3
 # --smoke: the same networks on a few hundred images, one short epoch, for tests and CI.
 SMOKE: dict[str, Any] = {"epochs": 1, "batch_size": 64, "train_limit": 256, "test_limit": 128, "eval_batch_size": 256}
 SMOKE_STALL: dict[str, Any] = {"epochs": 2, "batch_size": 64, "train_limit": 128, "test_limit": 128,
@@ -67,6 +74,23 @@ class Variant:
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     kind: str = "train"
+    # The preset whose network and recipe it changes (the cpu preset for all but the d2l measurement), and at most
+    # how many seeds it runs (None: as many as asked), for a run too slow to repeat on a 2-core CPU.
+    base: str = BASELINE_PRESET
+    max_seeds: int | None = None
+    # What tables and figures call it (the name is for the command line and the JSON), and how a sentence does.
+    label: str = ""
+    phrase: str = ""
+
+    @property
+    def title(self) -> str:
+        """The readable name: ``label``, or the name when there is none."""
+        return self.label or self.name
+
+    @property
+    def in_words(self) -> str:
+        """How a sentence names it: ``phrase``, or the readable name."""
+        return self.phrase or self.title
 
     @property
     def translation(self) -> bool:
@@ -79,25 +103,36 @@ class Variant:
 _NO_BN = {"batch_norm": False}
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("baseline", ("head", "mlp", "dropout", "translation"),
-            "the cpu preset's network: GAP head, two 1×1 convolutions per block, dropout 0.2, batch norm"),
+            "the cpu preset's network: GAP head, two 1×1 convolutions per block, dropout 0.2, batch norm",
+            label="NiN (GAP head)"),
     Variant("head_fc", ("head", "translation"), "the 10×7×7 class maps flattened into one fully connected layer",
-            model={"head": "fc", "image_size": 28}),
+            model={"head": "fc", "image_size": 28}, label="fully connected head",
+            phrase="the fully connected head"),
     Variant("head_fc_dropout", ("head", "translation"), "the same with dropout 0.5 before the fully connected layer",
-            model={"head": "fc_dropout", "image_size": 28}),
+            model={"head": "fc_dropout", "image_size": 28}, label="fully connected head with dropout",
+            phrase="the fully connected head with dropout"),
     Variant("mlp0", ("mlp",), "no 1×1 convolutions: a plain convolutional network of four 3×3 layers",
-            model={"mlp_convs": 0}),
-    Variant("mlp1", ("mlp",), "one 1×1 convolution per block", model={"mlp_convs": 1}),
-    Variant("no_dropout", ("dropout",), "no dropout before the last block", model={"dropout": 0.0}),
+            model={"mlp_convs": 0}, label="no 1×1 convolutions",
+            phrase="the network without 1×1 convolutions"),
+    Variant("mlp1", ("mlp",), "one 1×1 convolution per block", model={"mlp_convs": 1}, label="one 1×1 convolution per block",
+            phrase="the network with one 1×1 convolution per block"),
+    Variant("no_dropout", ("dropout",), "no dropout before the last block", model={"dropout": 0.0}, label="NiN without dropout"),
     Variant("stall_recipe", ("stall",), "no batch norm, ReLU on the class maps, He init, peak lr 0.2 (the cpu optimiser)",
-            model=_NO_BN, kind="stall"),
+            model=_NO_BN, kind="stall", label="the stall recipe"),
     Variant("stall_fix_lr", ("stall",), "the stall recipe at a tenth of the learning rate (peak 0.02)",
-            model=_NO_BN, train={"lr": 0.02}, kind="stall"),
+            model=_NO_BN, train={"lr": 0.02}, kind="stall", label="a tenth of the learning rate"),
     Variant("stall_fix_init", ("stall",), "the stall recipe with Xavier initialisation instead of He",
-            model={**_NO_BN, "init": "xavier"}, kind="stall"),
+            model={**_NO_BN, "init": "xavier"}, kind="stall", label="Xavier initialisation"),
     Variant("stall_fix_bn", ("stall",), "the stall recipe with batch norm back (the baseline network)",
-            kind="stall"),
+            kind="stall", label="batch norm back"),
     Variant("stall_fix_no_relu", ("stall",), "the stall recipe without the ReLU on the class maps",
-            model={**_NO_BN, "final_relu": False}, kind="stall"),
+            model={**_NO_BN, "final_relu": False}, kind="stall", label="no ReLU on the class maps"),
+    # Dive into Deep Learning's own recipe (the classic preset: the 2013 network, Xavier, plain SGD at lr 0.1, no
+    # batch norm) at 112x112 instead of 224 (a quarter of the cost; still 2x2 class maps), 450 steps, one seed.
+    Variant("stall_d2l", ("stall",), "Dive into Deep Learning's recipe (classic network, Xavier, plain SGD at lr 0.1, "
+            "no batch norm) at 112×112", base="classic", kind="stall", max_seeds=1,
+            train={"resolution": D2L_RESOLUTION, "train_limit": D2L_TRAIN_IMAGES, "epochs": D2L_EPOCHS,
+                   "eval_batch_size": 250}, label="d2l's recipe at 112×112"),
 )}
 
 
@@ -108,7 +143,7 @@ def variant_config(variant: Variant, seed: int = 0, *, smoke: bool = False) -> T
 
     Explained in chapter 7, "The paper's claims, measured".
     """
-    base = get_preset(BASELINE_PRESET)
+    base = get_preset(variant.base)
     changes: dict[str, Any] = {"preset": f"experiments/{variant.name}", "seed": seed,
                                "model": {**base.model, **variant.model}}
     if variant.kind == "stall":
@@ -118,7 +153,17 @@ def variant_config(variant: Variant, seed: int = 0, *, smoke: bool = False) -> T
     changes.update(variant.train)
     if smoke:
         changes.update(SMOKE_STALL if variant.kind == "stall" else SMOKE)
+        if variant.base != BASELINE_PRESET:  # the classic network needs 99 pixels or more; keep its size
+            changes.update(batch_size=16, train_limit=64, test_limit=32, eval_batch_size=32)
     return base.replace(**changes)
+
+
+def variant_seeds(variant: Variant, seeds: int) -> range:
+    """The seeds ``variant`` runs when ``seeds`` per variant are asked for (fewer for a capped variant).
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    return range(seeds if variant.max_seeds is None else min(seeds, variant.max_seeds))
 
 
 def select_variants(only: list[str] | None = None) -> list[Variant]:
@@ -134,3 +179,20 @@ def select_variants(only: list[str] | None = None) -> list[Variant]:
         raise ValueError(f"unknown experiment {', '.join(map(repr, unknown))}; valid names: "
                          f"{', '.join(VARIANTS)}; groups: {', '.join(GROUPS)}")
     return [v for v in VARIANTS.values() if v.name in only or any(g in only for g in v.groups)]
+
+
+def variant_label(name: str) -> str:
+    """The readable name of the variant called ``name`` (the name itself for one not in the registry).
+
+    Explained in chapter 7, "The paper's claims, measured".
+    """
+    variant = VARIANTS.get(name)
+    return name if variant is None else variant.title
+
+
+def variant_phrase(name: str) -> str:
+    """How a sentence names the variant called ``name`` ("the fully connected head"); the name itself for one not in
+    the registry. Explained in chapter 7, "The paper's claims, measured".
+    """
+    variant = VARIANTS.get(name)
+    return name if variant is None else variant.in_words

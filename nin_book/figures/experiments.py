@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from nin_book.experiments.stall import LN10
 from nin_book.experiments.summary import run_values, variant_runs
+from nin_book.experiments.variants import variant_label
 from nin_book.plots import CLASS_COLORS
 
 __all__ = ["plot_shifted_accuracy", "plot_stall_runs", "plot_variant_accuracies"]
@@ -31,7 +32,7 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
     """
     if not variants:
         raise ValueError("give at least one variant")
-    fig, ax = plt.subplots(figsize=(7.0, 0.55 * len(variants) + 1.3))
+    fig, ax = plt.subplots(figsize=(8.0, 0.6 * len(variants) + 1.5))
     for row, name in enumerate(variants):
         for key, color, offset, label in (("final_test_accuracy", TEST_COLOR, -0.12, "test"),
                                           ("final_train_accuracy", TRAIN_COLOR, 0.12, "train (10,000 seen images)")):
@@ -42,10 +43,10 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
             ax.errorbar(100 * spread["mean"], row + offset, xerr=100 * spread["std"], fmt="|", markersize=12,
                         capsize=4, color=color, label=label if row == 0 else None)
             ax.plot(values, np.full(len(values), row + offset), "o", color=color, alpha=0.55, markersize=4)
-    ax.set_yticks(range(len(variants)), variants)
+    ax.set_yticks(range(len(variants)), [variant_label(name) for name in variants])
     ax.invert_yaxis()
     ax.set(xlabel="accuracy (%): dots are seeds, bars mean ± std", title=title)
-    ax.legend(loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.22), ncols=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2)
     fig.tight_layout()
     return fig
 
@@ -56,48 +57,62 @@ def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) ->
     Explained in chapter 7, "The paper's claims, measured".
     """
     shifts = list(report["settings"]["translation"]["shifts"])
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
     for i, name in enumerate(variants):
         variant_runs(report, name)  # an unknown name fails here, naming the known ones
         per_k = [report["variants"][name]["summary"]["shifted_test_accuracy"][str(k)] for k in shifts]
         ax.errorbar(np.array(shifts) + (i - (len(variants) - 1) / 2) * 0.06, [100 * s["mean"] for s in per_k],
-                    yerr=[100 * s["std"] for s in per_k], marker="o", capsize=3, color=CLASS_COLORS[i], label=name)
+                    yerr=[100 * s["std"] for s in per_k], marker="o", capsize=3, color=CLASS_COLORS[i],
+                    label=variant_label(name))
     ax.set(xlabel="shift k of every test image (pixels, zero fill)", ylabel="test accuracy (%)",
            title="Accuracy on shifted test images (mean ± std across seeds)")
     ax.set_xticks(shifts)
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return fig
 
 
-def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str]) -> Figure:
-    """The stall runs, one column per recipe, one line per seed. Top: mean training loss per epoch, with ln 10
-    dashed. Bottom: at every step, the share of class-map values above zero (0 when every class map is dead).
+def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str], series: str = "loss",
+                    columns: int = 3) -> Figure:
+    """The stall runs, one panel per recipe (``columns`` to a row), one line per seed, against the training step.
+    ``series="loss"``: each epoch's mean training loss at the epoch's last step, with ln 10 dashed.
+    ``series="alive"``: at every step, the share of class-map values above zero (0 when every class map is dead).
 
     Explained in chapter 7, "The paper's claims, measured" (why training stalls at loss ln 10).
     """
     if not variants:
         raise ValueError("give at least one variant")
-    fig, axes = plt.subplots(2, len(variants), figsize=(2.1 * len(variants) + 0.8, 4.6), sharex="row", sharey="row",
+    if series not in ("loss", "alive"):
+        raise ValueError(f"series must be 'loss' or 'alive', got {series!r}")
+    columns = min(columns, len(variants))
+    rows = -(-len(variants) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 0.6, 2.7 * rows + 0.5), sharey=True,
                              squeeze=False)
-    for column, name in enumerate(variants):
-        ax_loss, ax_alive = axes[0, column], axes[1, column]
+    for ax, name in zip(axes.flat, variants, strict=False):
         for seed, run in enumerate(variant_runs(report, name)):
-            color = CLASS_COLORS[seed]
-            losses = run["epoch_losses"]
-            ax_loss.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3, color=color,
-                         label=f"seed {run['seed']}")
-            alive = run["step_alive_class_map_fraction"]
-            ax_alive.plot(range(1, len(alive) + 1), alive, color=color, linewidth=1)
-        ax_loss.axhline(LN10, color="black", linestyle="--", linewidth=1)
-        ax_loss.set_title(name, fontsize=9)
-        ax_loss.xaxis.get_major_locator().set_params(integer=True)
-        ax_loss.set_xlabel("epoch (50 steps)", fontsize=8)
-        ax_alive.set_xlabel("training step", fontsize=8)
-    axes[0, 0].set_ylabel("mean training loss\n(dashed: ln 10)")
-    axes[0, 0].set_ylim(bottom=0)
-    axes[1, 0].set_ylabel("share of class-map\nvalues above 0")
-    axes[1, 0].set_ylim(-0.02, 1.02)
-    axes[0, -1].legend(fontsize=7, loc="lower left")
+            color = CLASS_COLORS[seed % len(CLASS_COLORS)]
+            if series == "loss":
+                losses = run["epoch_losses"]
+                per_epoch = len(run["step_logit_spreads"]) // len(losses)
+                ax.plot([per_epoch * (e + 1) for e in range(len(losses))], losses, marker="o", markersize=3,
+                        color=color, label=f"seed {run['seed']}")
+            else:
+                alive = run["step_alive_class_map_fraction"]
+                ax.plot(range(1, len(alive) + 1), alive, color=color, linewidth=1, label=f"seed {run['seed']}")
+        if series == "loss":
+            ax.axhline(LN10, color="black", linestyle="--", linewidth=1)
+        ax.set_title(variant_label(name))
+        ax.set_xlabel("training step")
+        ax.set_xlim(left=0)
+    for ax in axes.flat[len(variants):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        if series == "loss":
+            ax.set_ylabel("training loss, epoch mean\n(dashed: ln 10)")
+            ax.set_ylim(bottom=0)
+        else:
+            ax.set_ylabel("share of class-map\nvalues above 0")
+            ax.set_ylim(-0.02, 1.02)
+    axes.flat[0].legend(loc="lower left", fontsize="small")
     fig.tight_layout()
     return fig
