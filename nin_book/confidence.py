@@ -21,11 +21,20 @@ __all__ = [
     "ClassMaps",
     "EvidenceSummary",
     "MapMismatchError",
+    "SignTest",
     "average_by_class",
+    "ClassControls",
+    "border_ring",
     "class_maps",
+    "controls_by_class",
     "evidence_on_object",
+    "mask_partners",
+    "mean_over_other_classes",
     "object_mask",
+    "paired_sign_test",
     "select_class_maps",
+    "shares_by_class",
+    "shares_on_partner_masks",
     "summarize_evidence",
     "upsample_maps",
 ]
@@ -167,11 +176,13 @@ def select_class_maps(maps: torch.Tensor, classes: torch.Tensor) -> torch.Tensor
     return maps[torch.arange(len(maps)), classes.long()]
 
 
-def average_by_class(values: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+def average_by_class(values: torch.Tensor, labels: torch.Tensor, num_classes: int = 10,
+                     skip_nan: bool = False) -> torch.Tensor:
     """Mean of ``values`` (N, ...) over the images of each class: (num_classes, ...); NaN for an absent class.
 
     With the true class's upsampled map of each image, it shows where each class's evidence sits on
-    average. Explained in chapter 6, "Reading NiN's class confidence maps".
+    average. ``skip_nan`` leaves NaN values out of each mean (a map with no evidence has no share).
+    Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     if len(values) != len(labels):
         raise ValueError(f"{len(values)} values for {len(labels)} labels")
@@ -179,8 +190,190 @@ def average_by_class(values: torch.Tensor, labels: torch.Tensor, num_classes: in
     for c in range(num_classes):
         chosen = labels == c
         if chosen.any():
-            out[c] = values[chosen].float().mean(dim=0)
+            picked = values[chosen].float()
+            out[c] = picked.nanmean(dim=0) if skip_nan else picked.mean(dim=0)
     return out
+
+
+def shares_by_class(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Every class's share of evidence on the garment: maps (N, C, H, W) at image size, masks (N, H, W) → (N, C).
+
+    Column ``c`` is :func:`evidence_on_object` of class ``c``'s map; NaN where that map is zero everywhere.
+    The other classes' columns are a control for the true class's: they see the same image and the same
+    garment. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if maps.ndim != 4 or masks.shape != (maps.shape[0], *maps.shape[2:]):
+        raise ValueError(f"need maps (N, C, H, W) and masks (N, H, W), got {tuple(maps.shape)} and {tuple(masks.shape)}")
+    return torch.stack([evidence_on_object(maps[:, c], masks)[0] for c in range(maps.shape[1])], dim=1)
+
+
+def mean_over_other_classes(values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """For values (N, C) and the true class of each image (N,), the mean over the C − 1 other classes: (N,).
+
+    NaN values (maps with no evidence) are left out; an image whose other classes are all NaN gets NaN.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if values.ndim != 2 or labels.shape != values.shape[:1]:
+        raise ValueError(f"need values (N, C) and labels (N,), got {tuple(values.shape)} and {tuple(labels.shape)}")
+    others = torch.ones_like(values, dtype=torch.bool)
+    others[torch.arange(len(values)), labels.long()] = False
+    kept = torch.where(others, values.float(), torch.full_like(values, float("nan"), dtype=torch.float32))
+    return kept.nanmean(dim=1)
+
+
+def mask_partners(n: int, shuffles: int, seed: int = 0) -> torch.Tensor:
+    """For ``shuffles`` random pairings, another image for every image: (shuffles, n) indices, never itself.
+
+    Each row is a random cyclic derangement: the images are put in a random order and each is paired with
+    the next one (the last with the first), so every image's garment mask is borrowed by exactly one other
+    image. Deterministic for a given ``seed``. Used for chapter 6's centre-bias control: image i's map against
+    image j's garment. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if n < 2 or shuffles < 1:
+        raise ValueError(f"need at least 2 images and 1 shuffle, got n={n}, shuffles={shuffles}")
+    generator = torch.Generator().manual_seed(seed)
+    partners = torch.empty(shuffles, n, dtype=torch.long)
+    for s in range(shuffles):
+        order = torch.randperm(n, generator=generator)
+        partners[s, order] = order.roll(-1)
+    return partners
+
+
+def shares_on_partner_masks(maps: torch.Tensor, masks: torch.Tensor,
+                            partners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's map against another image's garment: the centre-bias control of chapter 6.
+
+    ``maps`` and ``masks`` (N, H, W) as for :func:`evidence_on_object`; ``partners`` (S, N) from
+    :func:`mask_partners`. Returns ``(share, area)``, both (S, N): the share of image i's evidence on image
+    ``partners[s, i]``'s garment and that garment's area. Fashion-MNIST garments are all centred, so a map that
+    merely peaks in the middle of the image does as well here as on its own garment; a map that follows its
+    own garment does better. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if partners.ndim != 2 or partners.shape[1] != len(maps):
+        raise ValueError(f"partners must be (shuffles, {len(maps)}), got {tuple(partners.shape)}")
+    pairs = [evidence_on_object(maps, masks[row]) for row in partners]
+    return torch.stack([share for share, _ in pairs]), torch.stack([area for _, area in pairs])
+
+
+def border_ring(masks: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """Background pixels within ``width`` pixels of the garment (8-neighbourhood): the garment's outline, outside.
+
+    ``masks`` (N, H, W) or (H, W) bool, from :func:`object_mask`. Evidence here is evidence from the
+    *silhouette*, the background beside the garment, rather than from the garment itself (for instance the gap
+    between trouser legs). Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if width < 1:
+        raise ValueError(f"width must be at least 1 pixel, got {width}")
+    squeeze = masks.ndim == 2
+    x = masks.float()[None] if squeeze else masks.float()
+    grown = F.max_pool2d(x[:, None], kernel_size=2 * width + 1, stride=1, padding=width)[:, 0] > 0
+    ring = grown & ~x.bool()
+    return ring[0] if squeeze else ring
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """A paired sign test: for how many images is ``a`` larger than ``b``, with a Wilson interval and a p-value.
+
+    ``images``: pairs with neither value NaN; ``votes``: those where ``a`` and ``b`` differ (ties cast no vote);
+    ``fraction_above``: share of votes with ``a > b``; ``low``/``high``: its Wilson interval; ``p_value``: two-sided,
+    against one half; ``mean_a``/``mean_b``: the means over the kept pairs.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+
+    images: int
+    votes: int
+    fraction_above: float
+    low: float
+    high: float
+    p_value: float
+    mean_a: float
+    mean_b: float
+
+    @property
+    def direction(self) -> str:
+        """'above' if the whole interval lies above one half, 'below' if below it, else 'undecided'."""
+        if self.low > 0.5:
+            return "above"
+        if self.high < 0.5:
+            return "below"
+        return "undecided"
+
+    def says(self, above: str, below: str, undecided: str) -> str:
+        """The one of three phrases that :attr:`direction` supports (the page states whichever comes out)."""
+        return {"above": above, "below": below, "undecided": undecided}[self.direction]
+
+
+def paired_sign_test(a: torch.Tensor, b: torch.Tensor, confidence: float = 0.95) -> SignTest:
+    """Sign test of ``a > b`` over paired values (N,), leaving out pairs with a NaN; scipy's binomtest does the rest.
+
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"need two (N,) tensors of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    keep = ~(torch.isnan(a) | torch.isnan(b))
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError("no pair without NaN: nothing to compare")
+    x, y = a[keep].double(), b[keep].double()
+    votes = int((x != y).sum())
+    if votes == 0:
+        raise ValueError("every pair is tied: the sign test has no votes")
+    above = int((x > y).sum())
+    result = binomtest(above, votes)
+    interval = result.proportion_ci(confidence_level=confidence, method="wilson")
+    return SignTest(images=n, votes=votes, fraction_above=above / votes, low=float(interval.low),
+                    high=float(interval.high), p_value=float(result.pvalue), mean_a=x.mean().item(),
+                    mean_b=y.mean().item())
+
+
+@dataclass(frozen=True)
+class ClassControls:
+    """One class's row of chapter 6's controls: means over the class's images, and two paired sign tests.
+
+    ``area``: the garment's share of the image; ``share``: the true class's evidence on it; ``own``,
+    ``shuffled``, ``others``: excess over the area (share − area) of the true class's map on its own garment,
+    on borrowed garments, and of the other classes' maps on the same garment. ``versus_shuffled`` and
+    ``versus_others`` test ``own`` against each control image by image.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+
+    label: int
+    images: int
+    area: float
+    share: float
+    own: float
+    shuffled: float
+    others: float
+    versus_shuffled: SignTest
+    versus_others: SignTest
+
+
+def controls_by_class(labels: torch.Tensor, share: torch.Tensor, area: torch.Tensor, shuffled: torch.Tensor,
+                      others: torch.Tensor, num_classes: int = 10) -> list[ClassControls]:
+    """Chapter 6's controls class by class, for every class with images; all inputs (N,).
+
+    ``share``/``area`` from :func:`evidence_on_object` (the true class's map, its own garment); ``shuffled``:
+    each image's mean excess on borrowed garments (:func:`shares_on_partner_masks`); ``others``: the other
+    classes' mean excess on the same garment (:func:`mean_over_other_classes`). Every column of a row averages
+    the same images: those whose true-class map has any evidence (``share`` not NaN); ``images`` counts them.
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if not labels.shape == share.shape == area.shape == shuffled.shape == others.shape or labels.ndim != 1:
+        raise ValueError("labels, share, area, shuffled and others must all be (N,)")
+    own = share - area
+    rows = []
+    for c in range(num_classes):
+        chosen = (labels == c) & ~torch.isnan(share)
+        if not chosen.any():
+            continue
+        rows.append(ClassControls(
+            label=c, images=int(chosen.sum()), area=area[chosen].float().mean().item(),
+            share=share[chosen].float().nanmean().item(), own=own[chosen].float().nanmean().item(),
+            shuffled=shuffled[chosen].float().nanmean().item(), others=others[chosen].float().nanmean().item(),
+            versus_shuffled=paired_sign_test(own[chosen], shuffled[chosen]),
+            versus_others=paired_sign_test(own[chosen], others[chosen])))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -216,15 +409,10 @@ def summarize_evidence(on_object: torch.Tensor, area: torch.Tensor, confidence: 
     exactly on the diagonal casts no vote, as usual for sign tests. The interval is scipy's Wilson score
     interval for the share of "above" votes. Explained in chapter 6, "Reading NiN's class confidence maps".
     """
-    keep = ~torch.isnan(on_object)
-    n = int(keep.sum())
-    if n == 0:
+    if torch.isnan(on_object).all():
         raise ValueError("no map has any evidence: every true-class map is zero everywhere")
-    share, covered = on_object[keep].double(), area[keep].double()
-    votes = int((share != covered).sum())
-    if votes == 0:
+    if ((on_object == area) | torch.isnan(on_object)).all():
         raise ValueError("every map puts exactly its area's share on the garment: the sign test has no votes")
-    above = int((share > covered).sum())
-    interval = binomtest(above, votes).proportion_ci(confidence_level=confidence, method="wilson")
-    return EvidenceSummary(images=n, mean_share=share.mean().item(), mean_area=covered.mean().item(),
-                           fraction_above=above / votes, low=float(interval.low), high=float(interval.high))
+    test = paired_sign_test(on_object, area, confidence)
+    return EvidenceSummary(images=test.images, mean_share=test.mean_a, mean_area=test.mean_b,
+                           fraction_above=test.fraction_above, low=test.low, high=test.high)

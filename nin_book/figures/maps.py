@@ -1,7 +1,9 @@
-"""Figures for NiN's class confidence maps: the ten maps laid over the image, one map's cells, the averages.
+"""Figures for NiN's class confidence maps: the ten maps laid over the image, one map's cells, the averages,
+the controls, occlusion and the effective receptive field.
 
-Drawing only; the maps come from :mod:`nin_book.confidence`. Each function returns its matplotlib
-``Figure``. Explained in chapter 6, "Reading NiN's class confidence maps".
+Drawing only; the maps come from :mod:`nin_book.confidence`, occlusion and gradients from
+:mod:`nin_book.sensitivity`. Each function returns its matplotlib ``Figure``. Wherever panels are compared they
+share one colour scale, shown by a colour bar. Explained in chapter 6, "Reading NiN's class confidence maps".
 """
 
 from __future__ import annotations
@@ -14,11 +16,21 @@ import torch
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from nin_book.plots import CLASS_COLORS
 
-__all__ = ["plot_averaged_maps", "plot_evidence_on_object", "show_class_averages", "show_class_maps", "show_map_cells"]
+__all__ = [
+    "plot_agreement",
+    "plot_averaged_maps",
+    "plot_controls_by_class",
+    "plot_effective_receptive_field",
+    "plot_evidence_against_control",
+    "show_class_averages",
+    "show_class_maps",
+    "show_map_cells",
+    "show_occlusion",
+]
 
 TRUE_COLOR = "#009E73"  # green frame: the true class
 PRED_COLOR = "#D55E00"  # vermilion frame: the predicted class, when it is wrong
@@ -35,8 +47,10 @@ def _overlay(ax, values: np.ndarray, vmax: float, vmin: float = 0.0) -> None:
     ax.imshow(rgba)
 
 
-def _overlay_colorbar(fig: Figure, axes, vmax: float, label: str = "map value") -> None:
-    fig.colorbar(ScalarMappable(Normalize(0, vmax), cmap=OVERLAY_CMAP), ax=axes, fraction=0.02, pad=0.01, label=label)
+def _overlay_colorbar(fig: Figure, axes, vmax: float, label: str = "map value", vmin: float = 0.0,
+                      fraction: float = 0.02):
+    return fig.colorbar(ScalarMappable(Normalize(vmin, vmax), cmap=OVERLAY_CMAP), ax=axes, fraction=fraction,
+                        pad=0.01, label=label)
 
 
 def _frame(ax, color: str) -> None:
@@ -73,24 +87,25 @@ def show_class_maps(
     vmax = float(maps[chosen].max()) or 1.0
     ncols = 1 + (len(chosen) + 1) // 2 if len(chosen) > 4 else 1 + len(chosen)
     nrows = 2 if len(chosen) > 4 else 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.55 * ncols, 1.8 * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.45 * ncols + 0.6, 1.75 * nrows + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     axes[0, 0].imshow(img, cmap="gray")
-    axes[0, 0].set_title("image" if true_label is None else f"image\n({class_names[true_label]})", fontsize=8)
+    axes[0, 0].set_title("image" if true_label is None else f"image\n({class_names[true_label]})", fontsize=9)
     panels = [ax for r in range(nrows) for ax in axes[r, 1:]]
     for ax, c in zip(panels, chosen, strict=False):  # a 2-row grid may have one spare panel
         ax.axis("on")
         ax.imshow(img, cmap="gray")
         _overlay(ax, maps[c].cpu().numpy(), vmax)
         mark = " ◀" if c == predicted else ""
-        ax.set_title(f"{class_names[c]}\nmean {float(averaged[c]):.2f}{mark}", fontsize=8,
+        ax.set_title(f"{class_names[c]}\nmean {float(averaged[c]):.2f}{mark}", fontsize=9,
                      fontweight="bold" if c == predicted else "normal")
         color = TRUE_COLOR if c == true_label else (PRED_COLOR if c == predicted else "none")
         _frame(ax, color)
-    _overlay_colorbar(fig, axes.ravel().tolist(), vmax)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    _overlay_colorbar(fig, axes.ravel().tolist(), vmax, label="map value (one scale)",
+                      fraction=0.04 if nrows == 1 else 0.02)
+    if title:  # above the panels' two-line titles
+        fig.suptitle(title, fontsize=10, y=1.1 if nrows == 1 else 0.98)
     return fig
 
 
@@ -106,8 +121,10 @@ def show_map_cells(cells: torch.Tensor, class_name: str, logit: float | None = N
     fig, ax = plt.subplots(figsize=(min(0.75 * w + 1.6, 7.0), min(0.75 * h + 0.9, 6.0)))
     image = ax.imshow(values, cmap=MAP_CMAP, vmin=0)
     ax.grid(False)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_xticks(range(w))
+    ax.set_yticks(range(h))
+    ax.tick_params(length=0, labelsize=8)
+    ax.set(xlabel="map column", ylabel="map row")
     if h * w <= 64:  # write values only where they stay legible
         for i in range(h):
             for j in range(w):
@@ -117,7 +134,7 @@ def show_map_cells(cells: torch.Tensor, class_name: str, logit: float | None = N
     if logit is not None:
         title += f"\nlogit from the model: {logit:.3f}"
     ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="cell value")
     fig.tight_layout()
     return fig
 
@@ -153,27 +170,60 @@ def plot_averaged_maps(averaged: torch.Tensor, class_names: Sequence[str], true_
     return fig
 
 
-def plot_evidence_on_object(area: torch.Tensor, on_object: torch.Tensor, correct: torch.Tensor | None = None) -> Figure:
-    """Each image as a point: the garment's share of the image (x) against the share of its true-class map's
-    evidence that falls on the garment (y). On the diagonal a map ignores where the garment is; above it,
-    the map concentrates on the garment. ``correct`` (bool, N) colours right and wrong predictions.
+def plot_evidence_against_control(area: torch.Tensor, own: torch.Tensor, control: torch.Tensor) -> Figure:
+    """Each image twice: how much more of the true class's evidence falls on a garment than the garment's area,
+    on its own garment (``own``) and on other images' garments (``control``, the mean over shuffles), against
+    the garment's area (x). All three (N,) are shares of 1; drawn in percent.
+
+    Zero is an even spread; a map that merely peaks in the middle of the image lies as far above zero on the
+    other garments as on its own. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    x = 100 * area.cpu().numpy()
+    own_pp, control_pp = 100 * own.cpu().numpy(), 100 * control.cpu().numpy()
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    ax.scatter(x, control_pp, s=9, alpha=0.45, color=CLASS_COLORS[8], label="on other images' garments (control)")
+    ax.scatter(x, own_pp, s=9, alpha=0.6, color=CLASS_COLORS[0], label="on its own garment")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.annotate("even spread", (float(np.nanmax(x)), 0), xytext=(0, 3), textcoords="offset points",
+                ha="right", fontsize=9)
+    ax.set(xlabel="garment's share of the image (%)",
+           ylabel="share of the true class's\nevidence on the garment,\nless its area (points)",
+           title="The true class's map: own garment against a shuffled garment")
+    ax.legend(loc="lower left", fontsize=9, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_controls_by_class(class_names: Sequence[str], own: Sequence[float], control: Sequence[float],
+                           others: Sequence[float], beats: Sequence[tuple[float, float, float]]) -> Figure:
+    """Per class: the excess of evidence on the garment (percentage points, shares of 1 drawn in percent) for the
+    true class's map on its own garment, on other images' garments, and for the other classes' maps on the same
+    garment (left); and the share of the class's images whose own-garment excess beats the shuffled control, with
+    its 95% interval, ``beats`` = (share, low, high) per class (right).
 
     Explained in chapter 6, "Reading NiN's class confidence maps".
     """
-    x, y = area.cpu().numpy(), on_object.cpu().numpy()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    if correct is None:
-        ax.scatter(x, y, s=10, alpha=0.6, color=CLASS_COLORS[0])
-    else:
-        ok = correct.cpu().numpy().astype(bool)
-        ax.scatter(x[ok], y[ok], s=10, alpha=0.6, color=CLASS_COLORS[0], label="predicted right")
-        ax.scatter(x[~ok], y[~ok], s=14, alpha=0.8, color=PRED_COLOR, marker="x", label="predicted wrong")
-        ax.legend(loc="lower right")
-    ax.plot([0, 1], [0, 1], color=CLASS_COLORS[8], linestyle="--", linewidth=1)
-    ax.annotate("evidence spread evenly", (0.62, 0.55), rotation=42, color=CLASS_COLORS[8], fontsize=8)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="garment's share of the image",
-           ylabel="share of the true class's map\non the garment", title="Where the evidence sits")
-    ax.set_aspect("equal")
+    k = len(class_names)
+    y = np.arange(k)
+    fig, (ax, ax_beat) = plt.subplots(1, 2, figsize=(8.6, 3.9), sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.scatter(100 * np.asarray(others), y, marker="s", s=30, color=CLASS_COLORS[1],
+               label="other classes' maps, same garment")
+    ax.scatter(100 * np.asarray(control), y, marker="D", s=30, color=CLASS_COLORS[8],
+               label="true class's map, other garments")
+    ax.scatter(100 * np.asarray(own), y, marker="o", s=36, color=CLASS_COLORS[0], label="true class's map, own garment")
+    ax.set_yticks(y, class_names)
+    ax.invert_yaxis()
+    ax.set(xlabel="evidence on the garment less its area (points)", title="Excess on the garment, class means")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8.5, ncol=1)
+    share = np.array([b[0] for b in beats])
+    err = np.array([[b[0] - b[1] for b in beats], [b[2] - b[0] for b in beats]])
+    ax_beat.errorbar(100 * share, y, xerr=100 * err, fmt="o", color=CLASS_COLORS[0], capsize=3)
+    ax_beat.axvline(50, color="black", linewidth=0.8, linestyle="--")
+    ax_beat.annotate("coin toss", (50, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                     textcoords="offset points", fontsize=9)
+    ax_beat.set(xlim=(0, 100), xlabel="images where own garment\nbeats the control (%, 95% interval)",
+                title="Own garment vs control")
     fig.tight_layout()
     return fig
 
@@ -181,9 +231,9 @@ def plot_evidence_on_object(area: torch.Tensor, on_object: torch.Tensor, correct
 def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, class_names: Sequence[str]) -> Figure:
     """For each class, its average test image with its own map averaged over those images laid on top.
 
-    ``mean_images`` and ``mean_maps`` are (C, H, W) at the same size; each panel has its own colour
-    scale, from its lowest to its highest value (the question is *where* the evidence sits, not how much).
-    Explained in chapter 6, "Reading NiN's class confidence maps".
+    ``mean_images`` and ``mean_maps`` are (C, H, W) at the same size; every panel is on one colour scale,
+    from 0 to the largest value of any class, with a colour bar, so both where the evidence sits and how
+    much there is compare across panels. Explained in chapter 6, "Reading NiN's class confidence maps".
     """
     if mean_images.shape != mean_maps.shape or mean_maps.ndim != 3:
         raise ValueError(f"mean_images {tuple(mean_images.shape)} and mean_maps {tuple(mean_maps.shape)} "
@@ -191,17 +241,114 @@ def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, clas
     k = len(class_names)
     ncols = 5
     nrows = -(-k // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.9 * nrows), squeeze=False)
+    vmax = float(np.nanmax(mean_maps.cpu().numpy())) if not torch.isnan(mean_maps).all() else 1.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.65 * ncols + 1.0, 1.85 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for c, ax in zip(range(k), axes.flat, strict=False):
         if torch.isnan(mean_maps[c]).all():
-            ax.set_title(f"{class_names[c]}\n(no images)", fontsize=8)
+            ax.set_title(f"{class_names[c]}\n(no images)", fontsize=9)
             continue
         ax.imshow(mean_images[c].cpu().numpy(), cmap="gray")
-        values = mean_maps[c].cpu().numpy()
-        # Each class on its own scale, lowest to highest value: the question is where, not how much.
-        _overlay(ax, values, float(np.nanmax(values)), float(np.nanmin(values)))
-        ax.set_title(class_names[c], fontsize=8)
+        _overlay(ax, mean_maps[c].cpu().numpy(), vmax)
+        ax.set_title(class_names[c], fontsize=9)
+    _overlay_colorbar(fig, axes.ravel().tolist(), vmax, label="mean map value\n(one scale)", fraction=0.03)
+    return fig
+
+
+def show_occlusion(images: torch.Tensor, maps: torch.Tensor, drops: torch.Tensor, titles: Sequence[str]) -> Figure:
+    """A few images (columns): the image, its true class's map over it, and the fall in the true logit when a patch
+    centred near each pixel is covered (rows). ``images``, ``maps``, ``drops`` are (K, H, W).
+
+    Each row has one colour scale for all its panels and a colour bar; a covered patch that *raised* the logit
+    shows as no fall. Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    if not images.shape == maps.shape == drops.shape or images.ndim != 3:
+        raise ValueError(f"images {tuple(images.shape)}, maps {tuple(maps.shape)} and drops {tuple(drops.shape)} "
+                         "must all be (K, H, W)")
+    k = len(images)
+    map_max = float(maps.max()) or 1.0
+    drop_max = float(np.nanmax(drops.cpu().numpy())) if float(np.nanmax(drops.cpu().numpy())) > 0 else 1.0
+    fig, axes = plt.subplots(3, k, figsize=(1.55 * k + 1.3, 5.2), squeeze=False)
+    rows = ("image", "true class's map", "fall when covered")
+    for j in range(k):
+        img = images[j].cpu().numpy()
+        for i in range(3):
+            axes[i, j].imshow(img, cmap="gray")
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            axes[i, j].grid(False)
+        _overlay(axes[1, j], maps[j].cpu().numpy(), map_max)
+        _overlay(axes[2, j], np.nan_to_num(drops[j].cpu().numpy()), drop_max)
+        axes[0, j].set_title(titles[j], fontsize=9)
+    for i, name in enumerate(rows):
+        axes[i, 0].set_ylabel(name, fontsize=9)
+    _overlay_colorbar(fig, axes[1].tolist(), map_max, label="map value", fraction=0.03)
+    _overlay_colorbar(fig, axes[2].tolist(), drop_max, label="fall in the\ntrue logit", fraction=0.03)
+    return fig
+
+
+def plot_agreement(rho: dict[str, torch.Tensor]) -> Figure:
+    """Distributions of per-image rank agreement (Spearman's ρ) between the occlusion drops and each reference in
+    ``rho`` (label → (N,) values, NaN left out): every image as a dot, the middle half as a grey bar, the median
+    as a black tick.
+
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    labels = list(rho)
+    values = [v[~torch.isnan(v)].cpu().numpy() for v in rho.values()]
+    fig, ax = plt.subplots(figsize=(7.0, 0.75 * len(labels) + 1.4))
+    rng = np.random.default_rng(0)
+    for i, v in enumerate(values):
+        ax.scatter(v, i + rng.uniform(-0.18, 0.18, len(v)), s=6, alpha=0.35, color=CLASS_COLORS[i % len(CLASS_COLORS)])
+    for i, v in enumerate(values):  # the middle half of the images as a bar, the median as a black tick
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        ax.plot([q1, q3], [i, i], color="black", linewidth=6, alpha=0.35, solid_capstyle="butt")
+        ax.plot([median, median], [i - 0.3, i + 0.3], color="black", linewidth=2.5)
+        ax.annotate(f"median {median:.2f}", (1.02, i), xycoords=("axes fraction", "data"), va="center",
+                    fontsize=9)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8, linestyle="--")
+    ax.set(xlim=(-1, 1), xlabel="Spearman's ρ with the fall in the true logit, per image",
+           title="Does the map rank the patches as occlusion does?")
+    fig.tight_layout()
+    return fig
+
+
+def plot_effective_receptive_field(gradient: torch.Tensor, centre: tuple[float, float], theoretical: int,
+                                   sides: Sequence[int], shares: Sequence[float],
+                                   marks: Sequence[tuple[float, float]] = ()) -> Figure:
+    """Left: a map cell's mean |gradient| over the input pixels (one colour scale, colour bar), with its theoretical
+    receptive field (a ``theoretical``-pixel square around ``centre``) outlined. Right: the share of that gradient
+    inside centred squares of each side, with the theoretical side marked; ``marks`` are (side, share) points
+    to label, such as the sides that hold half and 90% of it.
+
+    Explained in chapter 6, "Reading NiN's class confidence maps".
+    """
+    values = gradient.cpu().numpy()
+    fig, (ax_map, ax_curve) = plt.subplots(1, 2, figsize=(8.6, 3.7), gridspec_kw={"width_ratios": [1, 1.25]})
+    image = ax_map.imshow(values, cmap=MAP_CMAP, vmin=0)
+    ax_map.grid(False)
+    fig.colorbar(image, ax=ax_map, fraction=0.046, pad=0.04, label="mean |∂ cell / ∂ pixel|")
+    half = theoretical / 2
+    ax_map.add_patch(Rectangle((centre[1] - half, centre[0] - half), theoretical, theoretical, fill=False,
+                               edgecolor=CLASS_COLORS[5], linewidth=2, linestyle="--"))
+    for side, _ in marks:
+        ax_map.add_patch(Rectangle((centre[1] - side / 2, centre[0] - side / 2), side, side, fill=False,
+                                   edgecolor="white", linewidth=1.2))
+    ax_map.set(xlabel="image column (pixels)", ylabel="image row (pixels)",
+               title=f"Gradient of the middle cell;\ndashed: its {theoretical}×{theoretical} receptive field")
+    ax_map.title.set_fontsize(10)
+    ax_curve.plot(list(sides), [100 * v for v in shares], marker="o", markersize=3, color=CLASS_COLORS[0])
+    ax_curve.axvline(theoretical, color=CLASS_COLORS[5], linestyle="--", linewidth=1.5,
+                     label=f"theoretical field, {theoretical} pixels")
+    for side, share in marks:
+        ax_curve.annotate(f"{100 * share:.0f}% within {side:g}×{side:g}", (side, 100 * share), xytext=(8, -12),
+                          textcoords="offset points", fontsize=9)
+        ax_curve.plot([side], [100 * share], marker="o", color="black", markersize=5)
+    ax_curve.set(xlabel="side of a centred square (pixels)", ylabel="share of the gradient inside (%)",
+                 ylim=(0, 102), xlim=(0, max(sides) + 1), title="How much of the gradient lies close by")
+    ax_curve.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
