@@ -18,6 +18,7 @@ from nin_book.evaluate import (  # noqa: E402
     per_class_accuracy,
 )
 from nin_book.figures.eval import (  # noqa: E402
+    PAGE_WIDTH,
     plot_confusion_matrix,
     plot_learning_curves,
     plot_run_comparison,
@@ -108,3 +109,29 @@ def test_run_comparison_draws_each_run_per_epoch_and_per_minute():
     plt.close("all")
     with pytest.raises(ValueError, match="at least one epoch"):
         plot_run_comparison({"a": []})
+
+
+def test_accuracy_axes_span_the_accuracies_and_say_what_they_count():
+    """A run from 0.73 to 0.94 fills its axis instead of a flat band at the top of 0-1 (chapter 5); the chance
+    line is drawn only where it falls inside the axis, as it does for a stalled run."""
+    fig = plot_learning_curves([0.9, 0.3], [0.73, 0.94], [0.74, 0.93])
+    loss, acc = fig.axes
+    low, high = acc.get_ylim()
+    assert 0.6 < low < 0.73 and 0.94 < high <= 1.0
+    assert "chance (10 classes)" not in acc.get_legend_handles_labels()[1]
+    assert "nats" in loss.get_ylabel() and "share of images right" in acc.get_ylabel()
+    stalled = plot_learning_curves([2.3026, 2.3026], [0.1, 0.1], [0.1, 0.1]).axes[1]
+    assert stalled.get_ylim()[0] <= 0.1 and "chance (10 classes)" in stalled.get_legend_handles_labels()[1]
+    runs = plot_run_comparison({"a": [{"test_accuracy": 0.8, "wall_seconds": 60},
+                                      {"test_accuracy": 0.9, "wall_seconds": 120}]}).axes[0]
+    assert runs.get_ylim()[0] > 0.7
+    plt.close("all")
+
+
+def test_image_grids_fit_the_page_width():
+    images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8)
+    labels = [i % 10 for i in range(20)]
+    for ncols in (5, 10, 20):
+        fig = show_image_grid(images, labels, CLASS_NAMES, ncols=ncols)
+        assert fig.get_figwidth() <= PAGE_WIDTH + 1e-9, ncols
+    plt.close("all")

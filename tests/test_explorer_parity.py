@@ -179,3 +179,15 @@ def test_javascript_matches_python_on_extreme_settings(node: str, tmp_path: Path
 def test_defaults_reproduce_the_book_nin() -> None:
     design = design_nin()
     assert design.ok and design.parameters == 1_992_166
+
+
+@pytest.mark.parametrize("entry", ["one_by_one.mjs", "nin_block.mjs", "trace.mjs", "compare.mjs", "design.mjs"])
+def test_every_explorer_bundle_is_one_valid_module(node, entry, tmp_path):
+    """The page runs each explorer as one module (nin_math.mjs, view.mjs and the entry inlined): a name declared in
+    two of them is a SyntaxError there that no test of the separate modules sees."""
+    from nin_book.widgets.base import esm_bundle
+
+    bundle = tmp_path / entry
+    bundle.write_text(esm_bundle(entry), encoding="utf-8")
+    checked = subprocess.run([node, "--check", str(bundle)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr

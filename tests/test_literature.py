@@ -1,10 +1,18 @@
-"""The literature numbers of chapter 5 (nin_book/literature.py) against their source record in tests/data, kept
+"""The literature numbers of chapters 5 and 7 (nin_book/literature.py) against their source record in tests/data, kept
 apart from the code so that a changed constant without a changed source (or the other way round) fails here."""
 
 import re
 from pathlib import Path
 
-from nin_book.literature import D2L_NIN, D2L_NIN_CURRENT, NIN_PAPER, NIN_PAPER_ABLATIONS, RECIPE_SETTINGS
+from nin_book.literature import (
+    D2L_NIN,
+    D2L_NIN_CURRENT,
+    NIN_PAPER,
+    NIN_PAPER_ABLATIONS,
+    NIN_PAPER_RESULTS,
+    RECIPE_SETTINGS,
+    PaperResult,
+)
 from nin_book.presets import get_preset, recipe_settings
 
 RECORD = Path(__file__).parent / "data" / "d2l_nin_source.md"
@@ -79,3 +87,29 @@ def test_nin_paper_ablations_name_real_chapter_7_variants():
 
     named = [a.variant for a in NIN_PAPER_ABLATIONS if a.variant is not None]
     assert set(named) <= set(VARIANTS) and len(named) == len(set(named)) == 3
+
+
+def test_nin_paper_results_match_the_source_record():
+    """NiN's own row of each of the paper's Tables 1-4, one constant per row, each read back from the record."""
+    recorded = {key: float(value) for key, value in _fields(PAPER_RECORD).items()
+                if re.match(r"table [1-4], ", key)}
+    ours = {f"{r.where.lower()}, {r.dataset}, {r.method}": r.test_error_percent for r in NIN_PAPER_RESULTS}
+    assert ours == recorded
+    assert ours == {"table 1, CIFAR-10, NIN + Dropout": 10.41,
+                    "table 1, CIFAR-10, NIN + Dropout + Data Augmentation": 8.81,
+                    "table 2, CIFAR-100, NIN + Dropout": 35.68,
+                    "table 3, SVHN, NIN + Dropout": 2.35,
+                    "table 4, MNIST, NIN + Dropout": 0.47}
+
+
+def test_nin_paper_results_say_what_each_number_is():
+    assert all(isinstance(r, PaperResult) and r.source == NIN_PAPER for r in NIN_PAPER_RESULTS)
+    assert [r.dataset for r in NIN_PAPER_RESULTS] == ["CIFAR-10", "CIFAR-10", "CIFAR-100", "SVHN", "MNIST"]
+    # Of these rows only the second CIFAR-10 one trained on augmented images, and its method says so.
+    assert [r.data_augmentation for r in NIN_PAPER_RESULTS] == [False, True, False, False, False]
+    assert all(r.data_augmentation == ("Data Augmentation" in r.method) for r in NIN_PAPER_RESULTS)
+    assert all(0 < r.test_error_percent < 100 for r in NIN_PAPER_RESULTS)
+    # Table 5's global-average-pooling row is NiN with dropout: the same network, the same number as Table 1's.
+    (gap,) = [a for a in NIN_PAPER_ABLATIONS if a.body == "mlpconv" and a.head == "global average pooling"]
+    (table1,) = [r for r in NIN_PAPER_RESULTS if r.dataset == "CIFAR-10" and not r.data_augmentation]
+    assert gap.test_error_percent == table1.test_error_percent

@@ -1,5 +1,7 @@
-"""The chapter-4 bar chart: parameters, forward FLOPs and activation values of each network, on linear scales
-with each bar's ratio to the first model written on it (a log scale would make a 65× difference look like 4×).
+"""The chapter-4 bar chart: parameters (millions), forward compute (GFLOPs) and activation memory (MB) of each network
+for one image, on linear scales from zero with each bar's value and its ratio to the first model written on it (a log
+scale would make a 65× difference look like 4×). Every axis names its unit and shows plain numbers, no offset
+exponent; the activation panel is in MB, as the table beside it.
 
 Drawing only; the numbers come from :func:`nin_book.compare.compare_models`. Explained in chapter 4,
 "Parameters and compute against VGG".
@@ -7,21 +9,32 @@ Drawing only; the numbers come from :func:`nin_book.compare.compare_models`. Exp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
-from nin_book.compare import MODEL_NAMES, ModelStats, format_count
+from nin_book.compare import MODEL_NAMES, ModelStats
 from nin_book.plots import CLASS_COLORS
 
-__all__ = ["plot_comparison"]
+__all__ = ["PANELS", "Panel", "plot_comparison"]
 
-# (title, value of a ModelStats) for the three panels.
-_PANELS = (
-    ("parameters", lambda s: s.parameters),
-    ("forward FLOPs per image", lambda s: s.flops),
-    ("activation values per image", lambda s: s.activations),
+
+class Panel(NamedTuple):
+    """One panel: its title, its axis label with the unit, the value it draws and how a bar's label writes it."""
+
+    title: str
+    axis: str
+    value: Callable[[ModelStats], float]
+    label: Callable[[float], str]
+
+
+PANELS = (
+    Panel("Parameters", "parameters (millions)", lambda s: s.parameters / 1e6, lambda v: f"{v:.3g} M"),
+    Panel("Forward compute", "GFLOPs per image", lambda s: s.flops / 1e9, lambda v: f"{v:.3g} G"),
+    Panel("Activation memory", "MB per image (fp32)", lambda s: s.activation_mb, lambda v: f"{v:.3g} MB"),
 )
 
 
@@ -31,26 +44,31 @@ def _colour(name: str) -> str:
 
 
 def plot_comparison(stats: Sequence[ModelStats], title: str | None = None) -> Figure:
-    """Linear bars of parameters, forward FLOPs and activation values, one bar per model, each labelled with
-    its count and its ratio to the first model (NiN in the book), so that bar heights compare truthfully.
+    """Linear bars of parameters (millions), forward GFLOPs and activation memory (MB) for one image, one bar per
+    model, each labelled with its value and its ratio to the first model (NiN in the book), so that bar heights
+    compare truthfully.
 
     Explained in chapter 4, "Parameters and compute against VGG".
     """
     if not stats:
         raise ValueError(f"nothing to plot: choose at least one model from {', '.join(MODEL_NAMES)}")
-    fig, axes = plt.subplots(1, len(_PANELS), figsize=(9.0, 3.4))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(9.0, 3.6))
     names = [s.name for s in stats]
-    for ax, (panel, value) in zip(axes, _PANELS, strict=True):
-        values = [value(s) for s in stats]
+    for ax, panel in zip(axes, PANELS, strict=True):
+        values = [panel.value(s) for s in stats]
         bars = ax.bar(names, values, color=[_colour(n) for n in names])
-        ax.set_ylim(0, max(values) * 1.25)  # room for the labels above the tallest bar
-        ax.set_title(panel)
+        ax.set_ylim(0, max(values) * 1.3)  # room for the two label lines above the tallest bar
+        ax.set_title(panel.title)
+        ax.set_ylabel(panel.axis)
+        plain = ScalarFormatter(useOffset=False)
+        plain.set_scientific(False)
+        ax.yaxis.set_major_formatter(plain)  # plain numbers in the axis's unit, never a "1e8" above it
+        ax.grid(axis="x", visible=False)
+        ax.margins(x=0.08)  # room beside the outer bars for their labels
         for bar, v in zip(bars, values, strict=True):
             ratio = f"\n{v / values[0]:.1f}× {names[0]}" if bar is not bars[0] and values[0] else ""
-            ax.annotate(format_count(v) + ratio, (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 3),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=8)
-        ax.tick_params(axis="x", rotation=20)
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+            ax.annotate(panel.label(v) + ratio, (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=9)
     widths = ", ×".join(f"{w:g}" for w in sorted({s.width_multiplier for s in stats}))
     shapes = ", ".join(sorted({"×".join(map(str, s.input_shape)) for s in stats}))
     fig.suptitle(title or f"One {shapes} image, width ×{widths}")

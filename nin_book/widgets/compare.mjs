@@ -4,6 +4,7 @@ import { COLORS, explorerModule, barsSvg, tableHtml } from "./view.mjs";
 
 export const SWITCHES = { show_nin: "NiN", show_vgg11: "VGG-11", show_alexnet: "AlexNet" };
 export const slug = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+const threeDigits = (x) => String(Number(x.toPrecision(3)));
 
 export function update(settings) {
   const names = Object.entries(SWITCHES).filter(([trait]) => settings[trait]).map(([, name]) => name);
@@ -17,8 +18,12 @@ export function update(settings) {
   const rows = stats.map((s) => [s.name, `×${s.widthMultiplier}`, commas(s.parameters), mb(s.parameters), commas(s.flops),
     Math.round(Number(s.flops) / Number(s.parameters)).toLocaleString("en-US"), mb(s.activations)]);
   const color = (name) => COLORS[MODEL_NAMES.indexOf(name)];
-  const panels = [["parameters", "parameters"], ["forward FLOPs per image", "flops"], ["activation values per image", "activations"]]
-    .map(([title, key]) => ({ title, bars: stats.map((s) => ({ label: s.name, value: s[key], color: color(s.name) })) }));
+  // As the static figure (nin_book/figures/compare.py): each panel in its unit, the activations in MB as the table.
+  const panels = [
+    ["parameters (millions)", (s) => Number(s.parameters) / 1e6, (v) => `${threeDigits(v)} M`],
+    ["GFLOPs per image", (s) => Number(s.flops) / 1e9, (v) => `${threeDigits(v)} G`],
+    ["activations, MB per image", (s) => Number(s.activations) * 4 / 1e6, (v) => `${threeDigits(v)} MB`],
+  ].map(([title, value, format]) => ({ title, format, bars: stats.map((s) => ({ label: s.name, value: value(s), color: color(s.name) })) }));
   return {
     data,
     html: tableHtml(["model", "width", "parameters", "weights (MB, fp32)", "forward FLOPs", "FLOPs per parameter",

@@ -25,7 +25,8 @@ def _slug(name: str) -> str:
 
 
 class CompareExplorer(Explorer):
-    """Check boxes for NiN, VGG-11 and AlexNet and a width slider → the comparison table and log-scale bars.
+    """Check boxes for NiN, VGG-11 and AlexNet and a width slider → the comparison table and linear bars
+    (parameters in millions, GFLOPs, activation MB), as the figure of :mod:`nin_book.figures.compare`.
 
     Explained in chapter 4, "Parameters and compute against VGG".
     """

@@ -94,7 +94,8 @@ export function funnelSvg(stages, formatCount) {
 }
 
 /** Side-by-side bar panels on linear scales from zero, each bar labelled with its value and its ratio to the
- *  panel's first bar (a log scale would draw 65× as about 4×): panels = [{title, bars: [{label, value, color}]}]. */
+ *  panel's first bar (a log scale would draw 65× as about 4×): panels = [{title, bars: [{label, value, color}], format?}];
+ *  a panel's format writes its values (its unit), formatCount where it has none. */
 export function barsSvg(panels, formatCount) {
   const panelW = 220;
   const plotH = 170;
@@ -112,7 +113,7 @@ export function barsSvg(panels, formatCount) {
         ? `<text x="${x + bw / 2}" y="${4 + plotH - h}" font-size="10" text-anchor="middle" data-ratio="${times}">`
           + `${times}× ${esc(p.bars[0].label)}</text>` : "";
       return `<rect x="${x + 4}" y="${20 + plotH - h}" width="${bw - 8}" height="${h}" fill="${b.color}"/>`
-        + `<text x="${x + bw / 2}" y="${16 + plotH - h - (ratio ? 12 : 0)}" font-size="11" text-anchor="middle">${esc(formatCount(b.value))}</text>`
+        + `<text x="${x + bw / 2}" y="${16 + plotH - h - (ratio ? 12 : 0)}" font-size="11" text-anchor="middle">${esc((p.format || formatCount)(b.value))}</text>`
         + ratio
         + `<text x="${x + bw / 2}" y="${36 + plotH}" font-size="11" text-anchor="middle">${esc(b.label)}</text>`;
     });
