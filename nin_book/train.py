@@ -60,6 +60,8 @@ __all__ = [
     "device_name",
     "evaluate",
     "fit",
+    "gpu_settings",
+    "gpu_supports_bf16",
     "main",
     "predict",
     "resolve_device",
@@ -249,16 +251,47 @@ def select_precision(requested: str, device_type: str, bf16_supported: bool) -> 
     return requested
 
 
+# cuDNN runs bf16 convolutions only from compute capability 8.0 (Ampere). torch.cuda.is_bf16_supported() says True
+# below that too (it counts emulation), which would put a T4 (7.5) on a slow path without tensor cores.
+BF16_CAPABILITY = (8, 0)
+
+
+def gpu_supports_bf16(device: torch.device) -> bool:
+    """Whether ``device`` (a CUDA device) runs bfloat16 natively: compute capability 8.0 or higher, read from the
+    device itself (not the current GPU). Explained in the appendix, "How the trainer is fast"."""
+    return device.type == "cuda" and tuple(torch.cuda.get_device_capability(device)) >= BF16_CAPABILITY
+
+
 def _precision(config_precision: str, device: torch.device) -> str:
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return select_precision(config_precision, device.type, bf16)
+    return select_precision(config_precision, device.type, gpu_supports_bf16(device))
 
 
 def _autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
-    chosen = _precision(precision, device)
+    # A resolved precision (what fit passes every step) is used as it is; "auto" is resolved here, once per call.
+    chosen = precision if precision in ("fp32", "bf16", "fp16") else _precision(precision, device)
     if chosen == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if chosen == "bf16" else torch.float16)
+
+
+@contextlib.contextmanager
+def gpu_settings(device: torch.device, precision: str) -> Any:
+    """On CUDA, within the block: cuDNN's autotuner on (fixed input size) and, for ``precision="fp32"``, TF32 off so
+    that fp32 means fp32; the process's own settings are restored afterwards. Nothing on the CPU. ``fit`` trains
+    under it, and ``benchmarks/throughput.py`` runs the classic pipeline under the same settings. Explained in the
+    appendix, "How the trainer is fast"."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.benchmark = True
+    if precision == "fp32":
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32,
+         torch.backends.cuda.matmul.allow_tf32) = saved
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
@@ -290,13 +323,16 @@ def _logits(model: nn.Module, images: torch.Tensor, config_resolution: int, devi
     batches = DeviceBatches(images, torch.zeros(len(images), dtype=torch.int64), batch_size=batch_size,
                             resolution=config_resolution, device=device, channels_last=True)
     was_training = model.training
+    home = next(model.parameters()).device
     model.eval()
     out = []
     try:
+        model.to(device)  # an explicit device= moves the model there for the call, and back afterwards
         with torch.inference_mode(), _autocast(device, precision):
             for x, _ in batches:
                 out.append(model(x).float())
     finally:
+        model.to(home)
         model.train(was_training)
     return torch.cat(out)
 
@@ -383,22 +419,28 @@ def fit(
         if checkpoint is not None:
             stack.enter_context(lock_output(checkpoint, "checkpoint"))
         stack.enter_context(_sigterm_stops_training())
-        return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end, on_stall)
+        device = resolve_device(config.device)
+        stack.enter_context(gpu_settings(device, _precision(config.precision, device)))
+        try:
+            return _fit(model, data, config, checkpoint, resume, progress, on_epoch_end, on_stall)
+        except torch.OutOfMemoryError:
+            raise torch.OutOfMemoryError(
+                f"the {device.type} ran out of memory training batches of {config.batch_size} images at "
+                f"{config.resolution}×{config.resolution}; lower batch_size (--batch-size) or resolution (--resolution)"
+                + ("" if checkpoint is None else f"; the checkpoint {checkpoint} keeps the last finished epoch")
+            ) from None
 
 
 def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: str | os.PathLike | None, resume: bool,
          progress: bool, on_epoch_end: Callable[[EpochRecord], None] | None, on_stall: str = "stop") -> TrainResult:
     start = time.perf_counter()
     device = resolve_device(config.device)
-    cuda = device.type == "cuda"
     result = TrainResult(config=config, device=str(device), device_name=device_name(device),
                          checkpoint=None if checkpoint is None else str(checkpoint))
 
     # Channels-last (NHWC) memory: faster convolutions on tensor cores, and measured ~25% faster
     # training steps on the 2-core CPU too (oneDNN); it changes layout, not results' precision.
     model.to(device=device, memory_format=torch.channels_last)
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     train_batches = DeviceBatches(data.train_images, data.train_labels, batch_size=config.batch_size,
                                   resolution=config.resolution, device=device, shuffle=True, seed=config.seed,
                                   limit=config.train_limit, flip=config.flip, drop_last=True, channels_last=True)
@@ -431,10 +473,17 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
             raise ValueError(f"checkpoint {checkpoint} was written with different settings ({', '.join(diff)}); "
                              "pass the same settings, or train afresh over it (--fresh on the command line, "
                              "resume=False in Python)")
+        saved_precision = state.get("precision")
+        if saved_precision is not None and saved_precision != result.precision:
+            raise ValueError(f"checkpoint {checkpoint} was trained in {saved_precision}, and this device ({result.device_name}) "
+                             f"would go on in {result.precision}; resume on a device with the same precision, or train "
+                             "afresh over it (--fresh on the command line, resume=False in Python)")
         load_weights(model, state["model"], checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"].cpu())
+        _restore_random_state(state, device)
+        if state.get("scaler"):  # fp16: go on with the loss scale reached, not 65536 again
+            scaler.load_state_dict(state["scaler"])
         result.history = [EpochRecord(**r) for r in state["history"]]
         first_epoch = result.resumed_from_epoch = saved_epoch = state["epoch"]
 
@@ -447,7 +496,8 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
         for epoch in epochs:
             record = _train_epoch(step_model, model, train_batches, optimizer, scheduler, scaler, loss_fn, epoch,
                                   config, device, progress, result, watch, on_stall)
-            record.test_accuracy = evaluate(step_model, test_images, test_labels, resolution=config.resolution,
+            # The uncompiled model: evaluation batches (inference mode, a short last batch) would recompile it.
+            record.test_accuracy = evaluate(model, test_images, test_labels, resolution=config.resolution,
                                             batch_size=config.eval_batch_size, device=device,
                                             precision=config.precision)
             record.wall_seconds = wall_offset + time.perf_counter() - start
@@ -457,8 +507,8 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
                 save_checkpoint(checkpoint, {
                     "config": config.to_dict(), "epoch": epoch + 1, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(), "history": [vars(r) for r in result.history],
-                    "device": device.type,
+                    **_random_state(device), "history": [vars(r) for r in result.history],
+                    "device": device.type, "precision": result.precision, "scaler": scaler.state_dict(),
                 })
                 saved_epoch = epoch + 1
             if on_epoch_end is not None:
@@ -480,6 +530,19 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
         epochs.close()
         result.wall_seconds = time.perf_counter() - start
     return result
+
+
+def _random_state(device: torch.device) -> dict[str, torch.Tensor | None]:
+    """The generators a resumed run must continue: the CPU's (shuffling, flips), and on CUDA the device's own
+    (dropout masks drawn on the GPU), as CPU byte tensors for the checkpoint."""
+    return {"rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device).cpu() if device.type == "cuda" else None}
+
+
+def _restore_random_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["rng"].cpu())
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
 
 
 def _settings_differ(state: dict[str, Any], config: TrainConfig, device: torch.device) -> list[str]:
@@ -510,20 +573,23 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+    bad_loss = torch.zeros((), device=device)  # the loss at first_bad, kept on the device as well
     _sync(device)
     t0 = time.perf_counter()
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", total=steps, leave=False, disable=not progress,
                unit="batch")
     for i, (x, y) in enumerate(bar):
         step = epoch * steps + i + 1  # 1-based global step, as a reader counts
-        with _autocast(device, config.precision):
+        with _autocast(device, result.precision):  # resolved once per run by fit
             logits = step_model(x)
         loss = loss_fn(logits.float(), y)
-        first_bad.masked_fill_(~torch.isfinite(loss) & (first_bad < 0), step)  # stays on the device: no stall
+        newly_bad = ~torch.isfinite(loss) & (first_bad < 0)
+        bad_loss = torch.where(newly_bad, loss.detach().float(), bad_loss)
+        first_bad.masked_fill_(newly_bad, step)  # stays on the device: no stall
         if watch is not None and result.stall_step is None:
             watch.update(step, loss, logits)
         if (i + 1) % check_every == 0 or i + 1 == steps:
-            _raise_if_diverged(int(first_bad), loss, config, result)
+            _raise_if_diverged(int(first_bad), bad_loss, config, result)
             if watch is not None and result.stall_step is None:
                 _check_stall(watch, logits.shape[1], config, result, on_stall)
         optimizer.zero_grad(set_to_none=True)
@@ -671,15 +737,20 @@ def _output_problem(flag: str, path: Path) -> str | None:
 def _memory_problem(model: nn.Module, config: TrainConfig, device: torch.device) -> str | None:
     """A one-line refusal when one training batch's activations cannot fit in the device's memory."""
     rows = trace(model, (1, config.resolution, config.resolution))  # on the meta device: nothing is allocated
-    need = config.batch_size * (config.resolution ** 2 + sum(math.prod(r.output_shape) for r in rows)) * 4  # fp32
+    values = config.batch_size * (config.resolution ** 2 + sum(math.prod(r.output_shape) for r in rows))
+    # Training keeps every activation for the backward pass and makes a gradient of the same size: about twice the
+    # forward activations, at 2 bytes a value under bf16/fp16 autocast and 4 in fp32.
+    bytes_per_value = 2 if _precision(config.precision, device) in ("bf16", "fp16") else 4
+    need = 2 * values * bytes_per_value
     if device.type == "cuda":
-        have = torch.cuda.get_device_properties(device).total_memory
+        have = torch.cuda.mem_get_info(device)[0]  # free now, not the card's total: other processes hold some
     else:
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if need <= have:
         return None
     return (f"a batch of {config.batch_size} images at {config.resolution}×{config.resolution} needs about "
-            f"{need / 1e9:,.0f} GB for its activations, more than the {have / 1e9:,.0f} GB of {device.type} memory; "
+            f"{need / 1e9:,.0f} GB for its activations and their gradients, more than the {have / 1e9:,.0f} GB of "
+            f"{device.type} memory {'free' if device.type == 'cuda' else 'in the machine'}; "
             "lower --resolution or --batch-size")
 
 
@@ -766,6 +837,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
     except TrainingDiverged as err:
         result, code = err.result, 1
         print(f"error: {err}", file=sys.stderr)
+    except torch.OutOfMemoryError as err:  # fit's message names the sizes to lower
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as err:  # a checkpoint written with other settings, or corrupt
         print(f"error: {err}", file=sys.stderr)
         return 1
