@@ -660,6 +660,10 @@ def train_preset(
     name = preset or default_preset(overrides.get("device"))
     config = get_preset(name).replace(**overrides)
     model = build_model(config)
+    # The command line's check, before any data is loaded: a batch that cannot fit is a message, not an OOM.
+    problem = _memory_problem(model, config, resolve_device(config.device))
+    if problem:
+        raise ValueError(problem.replace("--resolution", "resolution").replace("--batch-size", "batch_size"))
     result = fit(model, data if data is not None else load_fashion_mnist(), config,
                  checkpoint=checkpoint, resume=resume, progress=progress, on_stall=on_stall)
     return model, result

@@ -254,3 +254,17 @@ def test_the_gpu_script_refuses_to_estimate_without_a_gpu(tmp_path, monkeypatch,
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert script.main(["--out", str(tmp_path / "g.json")]) == 1
     assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "g.json").exists()
+
+
+def test_train_preset_checks_memory_before_loading_data_as_the_cli_does(capability, monkeypatch):
+    set_to, _ = capability
+    set_to((7, 5))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**9, 16 * 10**9))  # 1 GB free of a T4
+
+    def no_data():
+        raise AssertionError("the data was loaded before the memory check")
+
+    monkeypatch.setattr(train_module, "load_fashion_mnist", no_data)
+    with pytest.raises(ValueError, match=r"needs about .* GB .* 1 GB of cuda memory free; lower resolution or batch_size"):
+        train_module.train_preset("seed224", device="cuda")
