@@ -180,7 +180,9 @@ def test_a_real_sigint_between_runs_exits_130_with_the_finished_runs(tmp_path):
     """The signal itself, in a child process: the first run finishes at once, the second waits to be interrupted."""
     out = tmp_path / "x.json"
     script = textwrap.dedent(f"""
-        import sys, time
+        import signal, sys, time
+        # A shell that starts a background job ignores SIGINT in it, and Python keeps that: act as a terminal would.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from toys import toy_data
         import nin_book.experiments.__main__ as cli
