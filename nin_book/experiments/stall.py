@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nin_book.batches import prepare_images
+from nin_book.stall_watch import logit_spread
 from nin_book.train import predict
 
 __all__ = ["LN10", "SPREAD_TOL", "STALL_LOSS_TOL", "STALL_RECORDS", "StallMonitor", "is_stalled", "is_stuck",
@@ -48,7 +49,7 @@ def _last_records_hold(losses: Sequence[float], values: Sequence[float], records
 
 def _logit_spread(logits: torch.Tensor) -> float:
     """The largest spread of one logit across the images (rows): 0 when the output does not depend on the image."""
-    return (logits.max(0).values - logits.min(0).values).max().item()
+    return logit_spread(logits).item()  # the trainer's stall watch measures the same thing
 
 
 def is_stalled(losses: Sequence[float], max_abs_logits: Sequence[float], *, records: int = STALL_RECORDS,
