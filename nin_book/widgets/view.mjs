@@ -110,10 +110,10 @@ export function barsSvg(panels, formatCount) {
       const x = x0 + 10 + i * bw;
       const times = (values[i] / values[0]).toFixed(1);
       const ratio = i > 0 && values[0] > 0
-        ? `<text x="${x + bw / 2}" y="${4 + plotH - h}" font-size="10" text-anchor="middle" data-ratio="${times}">`
+        ? `<text x="${x + bw / 2}" y="${16 + plotH - h}" font-size="10" text-anchor="middle" data-ratio="${times}">`
           + `${times}× ${esc(p.bars[0].label)}</text>` : "";
       return `<rect x="${x + 4}" y="${20 + plotH - h}" width="${bw - 8}" height="${h}" fill="${b.color}"/>`
-        + `<text x="${x + bw / 2}" y="${16 + plotH - h - (ratio ? 12 : 0)}" font-size="11" text-anchor="middle">${esc((p.format || formatCount)(b.value))}</text>`
+        + `<text x="${x + bw / 2}" y="${16 + plotH - h - (ratio ? 13 : 0)}" font-size="11" text-anchor="middle">${esc((p.format || formatCount)(b.value))}</text>`
         + ratio
         + `<text x="${x + bw / 2}" y="${36 + plotH}" font-size="11" text-anchor="middle">${esc(b.label)}</text>`;
     });
