@@ -29,8 +29,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.distributed.elastic.multiprocessing.errors import record
 from tqdm.auto import tqdm
 
+from nin_book import distributed
 from nin_book.batches import DeviceBatches
 from nin_book.checkpoint import (
     OutputInUseError,
@@ -172,6 +174,8 @@ class TrainResult:
     precision: str = "fp32"
     stopped_by: str | None = None  # "SIGINT" (Ctrl-C) or "SIGTERM" when status is "interrupted"
     stall_step: int | None = None
+    # Under torchrun: world_size, backend and batch_size_per_rank (the appendix, "Training on several GPUs").
+    distributed: dict[str, Any] | None = None
 
     @property
     def final_test_accuracy(self) -> float | None:
@@ -203,7 +207,7 @@ class TrainResult:
             "stopped_by": self.stopped_by,
             "stall_step": self.stall_step,
             "history": [vars(r) for r in self.history],
-        }
+        } | ({} if self.distributed is None else {"distributed": self.distributed})
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
@@ -400,6 +404,9 @@ def fit(
       (``stopped_by`` says which); the previous SIGTERM handler is restored when it returns.
     - A checkpoint inside ``nin_book/results/`` (the committed runs) is refused: train elsewhere and publish.
     - ``on_epoch_end`` is called with each epoch's record (after the checkpoint is written).
+    - Under ``torchrun`` (the command line, or a script that called :func:`nin_book.distributed.start`), each process
+      trains its shard of every global batch with DistributedDataParallel; rank 0 evaluates and writes the
+      checkpoint, every rank resumes from it (the appendix, "Training on several GPUs").
     - A ``checkpoint`` that is a directory or not a regular file (a device node such as ``/dev/null``), or in a
       folder that cannot be written, raises ``ValueError`` before training, as the command line refuses it.
 
@@ -417,7 +424,7 @@ def fit(
                          "train into another folder and publish the finished run with python -m nin_book.results publish")
     with contextlib.ExitStack() as stack:
         if checkpoint is not None:
-            stack.enter_context(lock_output(checkpoint, "checkpoint"))
+            _lock_on_rank0(stack, [("checkpoint", Path(checkpoint))])
         stack.enter_context(_sigterm_stops_training())
         device = resolve_device(config.device)
         stack.enter_context(gpu_settings(device, _precision(config.precision, device)))
@@ -437,13 +444,24 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
     device = resolve_device(config.device)
     result = TrainResult(config=config, device=str(device), device_name=device_name(device),
                          checkpoint=None if checkpoint is None else str(checkpoint))
+    group = distributed.current()  # None unless started by torchrun: then this process trains one shard
+    if group is not None:
+        problem = distributed.batch_problem(config.batch_size, group.world_size)
+        if problem:
+            raise ValueError(problem)
+        result.distributed = {"world_size": group.world_size, "backend": group.backend,
+                              "batch_size_per_rank": config.batch_size // group.world_size}
+        progress = progress and group.rank == 0
 
     # Channels-last (NHWC) memory: faster convolutions on tensor cores, and measured ~25% faster
     # training steps on the 2-core CPU too (oneDNN); it changes layout, not results' precision.
     model.to(device=device, memory_format=torch.channels_last)
-    train_batches = DeviceBatches(data.train_images, data.train_labels, batch_size=config.batch_size,
-                                  resolution=config.resolution, device=device, shuffle=True, seed=config.seed,
-                                  limit=config.train_limit, flip=config.flip, drop_last=True, channels_last=True)
+    options: dict[str, Any] = dict(resolution=config.resolution, device=device, shuffle=True, seed=config.seed,
+                                   limit=config.train_limit, flip=config.flip, drop_last=True, channels_last=True)
+    train_batches = (DeviceBatches(data.train_images, data.train_labels, batch_size=config.batch_size, **options)
+                     if group is None else distributed.ShardedBatches(
+                         data.train_images, data.train_labels, rank=group.rank, world_size=group.world_size,
+                         batch_size=config.batch_size // group.world_size, **options))
     if len(train_batches) == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the {len(train_batches.images)} training images")
     test_images = data.test_images if config.test_limit is None else data.test_images[:config.test_limit]
@@ -457,7 +475,8 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
     # fp16 has a narrow exponent range: scale the loss so small gradients do not flush to zero.
     scaler = torch.amp.GradScaler(device.type, enabled=result.precision == "fp16")
 
-    torch.manual_seed(config.seed)  # dropout masks; restored from the checkpoint when resuming
+    # Dropout masks (each rank its own); restored from the checkpoint when resuming.
+    torch.manual_seed(config.seed + (0 if group is None else group.rank))
     first_epoch = 0
     saved_epoch: int | None = None  # the epoch the checkpoint file holds, for the Ctrl-C message
     if checkpoint is not None and resume and Path(checkpoint).exists():
@@ -481,35 +500,44 @@ def _fit(model: nn.Module, data: FashionMNIST, config: TrainConfig, checkpoint: 
         load_weights(model, state["model"], checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _restore_random_state(state, device)
+        _restore_random_state(state, device, group)
         if state.get("scaler"):  # fp16: go on with the loss scale reached, not 65536 again
             scaler.load_state_dict(state["scaler"])
         result.history = [EpochRecord(**r) for r in state["history"]]
         first_epoch = result.resumed_from_epoch = saved_epoch = state["epoch"]
 
     watch = None if on_stall == "off" else StallWatch(device)
-    step_model = torch.compile(model) if config.compile else model
+    train_model = model if group is None else group.wrap(model)  # DDP: gradients averaged over the ranks
+    step_model = torch.compile(train_model) if config.compile else train_model
     wall_offset = result.history[-1].wall_seconds if result.history else 0.0
     epochs = tqdm(range(first_epoch, config.epochs), desc="epochs", initial=first_epoch, total=config.epochs,
                   disable=not progress, unit="epoch")
     try:
         for epoch in epochs:
             record = _train_epoch(step_model, model, train_batches, optimizer, scheduler, scaler, loss_fn, epoch,
-                                  config, device, progress, result, watch, on_stall)
+                                  config, device, progress, result, watch, on_stall, group)
             # The uncompiled model: evaluation batches (inference mode, a short last batch) would recompile it.
-            record.test_accuracy = evaluate(model, test_images, test_labels, resolution=config.resolution,
-                                            batch_size=config.eval_batch_size, device=device,
-                                            precision=config.precision)
+            # Under torchrun rank 0 evaluates the weights it saves, once, and tells the others.
+            if group is None or group.rank == 0:
+                record.test_accuracy = evaluate(model, test_images, test_labels, resolution=config.resolution,
+                                                batch_size=config.eval_batch_size, device=device,
+                                                precision=config.precision)
+            if group is not None:
+                record.test_accuracy = group.from_rank0(record.test_accuracy)
             record.wall_seconds = wall_offset + time.perf_counter() - start
             result.history.append(record)
             epochs.set_postfix(loss=f"{record.train_loss:.3f}", test_acc=f"{record.test_accuracy:.4f}")
             if checkpoint is not None:
-                save_checkpoint(checkpoint, {
-                    "config": config.to_dict(), "epoch": epoch + 1, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    **_random_state(device), "history": [vars(r) for r in result.history],
-                    "device": device.type, "precision": result.precision, "scaler": scaler.state_dict(),
-                })
+                rng = _random_state(device)
+                if group is not None:  # each rank's generators, so that every rank resumes its own dropout masks
+                    rng["rank_rng"] = group.gather(rng["rng"])
+                if group is None or group.rank == 0:
+                    save_checkpoint(checkpoint, {
+                        "config": config.to_dict(), "epoch": epoch + 1, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        **rng, "history": [vars(r) for r in result.history],
+                        "device": device.type, "precision": result.precision, "scaler": scaler.state_dict(),
+                    })
                 saved_epoch = epoch + 1
             if on_epoch_end is not None:
                 on_epoch_end(record)
@@ -539,8 +567,9 @@ def _random_state(device: torch.device) -> dict[str, torch.Tensor | None]:
             "cuda_rng": torch.cuda.get_rng_state(device).cpu() if device.type == "cuda" else None}
 
 
-def _restore_random_state(state: dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["rng"].cpu())
+def _restore_random_state(state: dict[str, Any], device: torch.device,
+                          group: distributed.DataParallel | None = None) -> None:
+    torch.set_rng_state((state["rng"] if group is None else group.own_rng(state)).cpu())
     if device.type == "cuda" and state.get("cuda_rng") is not None:
         torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
 
@@ -564,8 +593,10 @@ def _settings_differ(state: dict[str, Any], config: TrainConfig, device: torch.d
 def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
                  epoch: int, config: TrainConfig, device: torch.device, progress: bool,
-                 result: TrainResult, watch: StallWatch | None = None, on_stall: str = "stop") -> EpochRecord:
-    check_every = _nan_check_interval(device)
+                 result: TrainResult, watch: StallWatch | None = None, on_stall: str = "stop",
+                 group: distributed.DataParallel | None = None) -> EpochRecord:
+    # Under torchrun every check is a collective (all ranks stop at the same step): not every step on the CPU either.
+    check_every = _nan_check_interval(device) if group is None else NAN_CHECK_EVERY
     steps = len(batches)
     batches.set_epoch(epoch)
     model.train()
@@ -589,6 +620,10 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
         if watch is not None and result.stall_step is None:
             watch.update(step, loss, logits)
         if (i + 1) % check_every == 0 or i + 1 == steps:
+            if group is not None:  # the earliest bad step or stall of any rank, the same on every rank
+                first_bad, bad_loss = group.earliest(first_bad, bad_loss)
+                if watch is not None and result.stall_step is None:
+                    watch.first_step = group.earliest(watch.first_step, watch.first_step)[0]
             _raise_if_diverged(int(first_bad), bad_loss, config, result)
             if watch is not None and result.stall_step is None:
                 _check_stall(watch, logits.shape[1], config, result, on_stall)
@@ -603,6 +638,9 @@ def _train_epoch(step_model: nn.Module, model: nn.Module, batches: DeviceBatches
     seconds = time.perf_counter() - t0
     bar.close()
     n = batches.num_images
+    if group is not None:  # the epoch's numbers over the global batches, as one process would count them
+        group.total(loss_sum), group.total(correct)
+        n *= group.world_size
     return EpochRecord(epoch=epoch + 1, images=n, train_loss=loss_sum.item() / n, train_accuracy=correct.item() / n,
                        test_accuracy=float("nan"), images_per_second=n / seconds, epoch_seconds=seconds,
                        wall_seconds=0.0, lr=optimizer.param_groups[0]["lr"])
@@ -675,6 +713,12 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage block, no traceback)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        launch = distributed.Launch.from_env()
+        if launch is not None and launch.rank != 0:
+            # Under torchrun every rank finds the same fault: rank 0 says it, once, and exits first; the launcher
+            # then stops the others (this wait is only the fallback).
+            time.sleep(LAUNCH_ERROR_WAIT)
+            self.exit(2)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -702,6 +746,8 @@ def _seed(text: str) -> int:
     return value
 
 
+# Seconds the other ranks wait after a bad argument under torchrun, so that rank 0's line is the one reported.
+LAUNCH_ERROR_WAIT = 10.0
 # Learning rates far above 1 only diverge, and from ~1e38 on they overflow float32 inside the optimiser
 # (a traceback, not the NaN guard's message): refuse them as arguments.
 MAX_LR = 1000.0
@@ -772,6 +818,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:  # Ctrl-C before training (while checking, building or locking): nothing written
         print(f"{_stop_words(err)} before training; nothing was written", file=sys.stderr)
         return _stop_status(err)
+    finally:
+        distributed.stop()  # under torchrun: leave the process group (nothing otherwise)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -786,6 +834,11 @@ def _main(argv: Sequence[str] | None) -> int:
             train_limit=args.train_limit, seed=args.seed, compile=args.compile, device=args.device)
     except ValueError as err:
         parser.error(str(err))
+    launch = distributed.Launch.from_env()  # None unless started by torchrun
+    if launch is not None:
+        problem = distributed.launch_problem(launch, device, config.batch_size)
+        if problem:
+            parser.error(problem)
     outputs = [("--metrics-out", Path(args.metrics_out))]
     if args.checkpoint is not None:
         outputs.insert(0, ("--checkpoint", Path(args.checkpoint)))
@@ -800,21 +853,42 @@ def _main(argv: Sequence[str] | None) -> int:
         if problem:
             parser.error(problem)
     model = build_model(config)
+    if launch is not None:  # every rank checks the same, so all of them stop on a fault, rank 0 saying so
+        group = distributed.start(launch, device)
+        device = group.device
     try:  # a dry pass on the meta device: a resolution the network cannot take is a bad argument, not a traceback
-        problem = _memory_problem(model, config, device)
+        problem = _memory_problem(
+            model, config if launch is None else config.replace(batch_size=config.batch_size // launch.world_size),
+            device)
     except ShapeError as err:
         parser.error(f"--resolution {config.resolution} does not fit preset {name}: {err}")
     if problem:
         parser.error(problem)
     with contextlib.ExitStack() as locks:
         try:
-            for flag, path in outputs:
-                locks.enter_context(lock_output(path, flag))
+            _lock_on_rank0(locks, outputs)
         except OutputInUseError as err:
-            print(f"error: {err}", file=sys.stderr)
+            distributed.say(f"error: {err}")
             return 1
         locks.enter_context(_sigterm_stops_training())  # SIGTERM while loading or training: as Ctrl-C
         return _run(args, argv, name, model, config, cli_start)
+
+
+def _lock_on_rank0(stack: contextlib.ExitStack, outputs: list[tuple[str, Path]]) -> None:
+    """Lock the outputs for the block of ``stack``. Under torchrun only rank 0 writes, so only it locks; then all
+    ranks stop together (:class:`OutputInUseError`) if it could not."""
+    group = distributed.current()
+    error = None
+    if group is None or group.rank == 0:
+        try:
+            for flag, path in outputs:
+                stack.enter_context(lock_output(path, flag))
+        except OutputInUseError as err:
+            if group is None:
+                raise
+            error = err
+    if group is not None and not group.all_ok(error is None):
+        raise error or OutputInUseError("rank 0 could not lock the outputs")
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -823,14 +897,18 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: An
 
 def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model: nn.Module, config: TrainConfig,
          cli_start: float) -> int:
+    group = distributed.current()
+    data: FashionMNIST | None = None
     try:
         data = load_fashion_mnist()
     except (OSError, ValueError) as err:  # DataNotFoundError is an OSError; its message says how to get the data
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        distributed.say(f"error: {err}")
     except KeyboardInterrupt as err:
-        print(f"{_stop_words(err)} while loading the data, before training; nothing was written", file=sys.stderr)
+        distributed.say(f"{_stop_words(err)} while loading the data, before training; nothing was written")
         return _stop_status(err)
+    loaded = data is not None if group is None else group.all_ok(data is not None)  # all ranks go on, or none
+    if not loaded:
+        return 1
     code = 0
     try:
         with warnings.catch_warnings():  # --on-stall warn: one line on stderr, not a warning with its source line
@@ -840,19 +918,29 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
                          on_stall=args.on_stall)
     except TrainingDiverged as err:
         result, code = err.result, 1
-        print(f"error: {err}", file=sys.stderr)
+        distributed.say(f"error: {err}")
     except torch.OutOfMemoryError as err:  # fit's message names the sizes to lower
-        print(f"error: {err}", file=sys.stderr)
+        distributed.say(f"error: {err}")
         return 1
     except (ValueError, OSError) as err:  # a checkpoint written with other settings, or corrupt
-        print(f"error: {err}", file=sys.stderr)
+        distributed.say(f"error: {err}")
+        return 1
+    except RuntimeError as err:  # under torchrun: a collective failed because another rank died
+        if group is None or not distributed.is_peer_failure(err):
+            raise
+        print(f"error: {group.describe_failure(err, args.checkpoint)}", file=sys.stderr)
         return 1
     if result.status == "interrupted":
         code = EXIT_TERMINATED if result.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
-        print(f"{result.message}", file=sys.stderr)
+        distributed.say(f"{result.message}")
+        if group is not None and group.dead_peers():  # torchrun stops the others when a rank dies: say which
+            print(f"error: {group.describe_failure(None, args.checkpoint)}", file=sys.stderr)
+    if group is not None and group.rank != 0:  # rank 0 writes the metrics and says how it went
+        return code
     metrics = result.to_dict()
     metrics["data_source"] = data.source
-    metrics["command"] = "python -m nin_book.train " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    launcher = "python -m" if group is None else group.launcher()
+    metrics["command"] = f"{launcher} nin_book.train " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     metrics["cli_wall_seconds"] = time.perf_counter() - cli_start
     try:
         atomic_write_bytes(args.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())
@@ -871,4 +959,5 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None, name: str, model:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under torchrun, record() writes an uncaught exception's traceback where the launcher reports it.
+    sys.exit((main if distributed.Launch.from_env() is None else record(main))())
