@@ -30,7 +30,8 @@ from nin_book.train import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, evalua
 
 TINY = {"widths": (4, 8, 8), "first_block": (3, 1, 1), "batch_norm": True, "dropout": 0.0}
 # What is committed beside the runs; copied (never written) by the tests of reserved names.
-NOT_RUNS = ("experiments.json", "benchmark_cpu.json", "benchmark_cpu.txt", "input_sizes.json", "explorer_redraw.json")
+NOT_RUNS = ("experiments.json", "benchmark_cpu.json", "benchmark_cpu.txt", "input_sizes.json", "explorer_redraw.json",
+            "explorer_network.json")
 
 
 def config(**changes) -> TrainConfig:
@@ -103,7 +104,8 @@ def test_publish_refuses_reserved_names_and_files_that_are_not_runs(results, fin
     metrics, checkpoint, _ = finished
     (results / "notes.txt").write_text("a note, not a run\n")
     before = listing(results)
-    for name in ("experiments", "benchmark_cpu", "benchmark_gpu", "input_sizes", "explorer_redraw", "notes"):
+    for name in ("experiments", "benchmark_cpu", "benchmark_gpu", "input_sizes", "explorer_redraw", "explorer_network",
+                 "notes"):
         code, err = publish(capsys, name, "--metrics", str(metrics), "--checkpoint", str(checkpoint))
         assert code == 2, (name, err)
         assert "not a run" in one_line(err) and "choose another NAME" in err

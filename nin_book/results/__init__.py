@@ -241,6 +241,7 @@ RESERVED_NAMES = {
     "experiments": "chapter 7's experiments (python -m nin_book.experiments)",
     "input_sizes": "the input-size measurement (benchmarks/input_size.py)",
     "explorer_redraw": "the explorers' redraw measurement (benchmarks/explorer_redraw.py)",
+    "explorer_network": "chapter 6's network explorer redraw measurement (benchmarks/explorer_network.py)",
 }
 RESERVED_PREFIX = "benchmark"
 

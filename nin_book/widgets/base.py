@@ -38,14 +38,15 @@ def asset_path(name: str) -> Path:
 
 
 @functools.cache
-def esm_bundle(entry: str) -> str:
-    """One self-contained ES module: ``nin_math.mjs``, ``view.mjs`` and the explorer's ``entry``, imports inlined.
+def esm_bundle(entry: str, *modules: str) -> str:
+    """One self-contained ES module: ``nin_math.mjs``, ``view.mjs``, any further ``modules`` the entry imports
+    (e.g. ``nin_forward.mjs``) and the explorer's ``entry``, imports inlined.
 
-    anywidget loads a widget's module from a Blob URL, where relative imports cannot resolve, so the three
+    anywidget loads a widget's module from a Blob URL, where relative imports cannot resolve, so the
     files travel as one. Explained in chapter 1, "The 1×1 convolution".
     """
     code = "\n".join(_LOCAL_IMPORT.sub("", asset_path(name).read_text(encoding="utf-8"))
-                     for name in ("nin_math.mjs", "view.mjs", entry))
+                     for name in ("nin_math.mjs", "view.mjs", *modules, entry))
     if 'from "./' in code:
         raise ValueError(f"{entry}: a relative import the bundler cannot inline (write each import on one line)")
     return code

@@ -19,6 +19,7 @@ export const CSS = `
 .nin-explorer table.nin-table th, .nin-explorer table.nin-table td { padding: 2px 10px; border-bottom: 1px solid #ddd; }
 .nin-explorer svg { max-width: 100%; height: auto; display: block; }
 .nin-explorer svg text { font-family: inherit; fill: currentColor; }
+.nin-explorer .nin-status { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `;
 
 export const COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"];
@@ -69,7 +70,9 @@ export function volumesSvg(volumes, steps) {
     }
   });
   const marker = '<defs><marker id="nin-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>';
-  return `<svg class="nin-figure" viewBox="0 0 ${x + 10} 200" width="${x + 10}" height="200" role="img">${marker}${parts.join("")}</svg>`;
+  const alt = "Activation volumes: " + volumes.map((v) => `${v.label} ${v.shape.join("×")}`).join(", then ");
+  return `<svg class="nin-figure" viewBox="0 0 ${x + 10} 200" width="${x + 10}" height="200" role="img" aria-label="${esc(alt)}">`
+    + `${marker}${parts.join("")}</svg>`;
 }
 
 /** The funnel: one centred bar per stage, its width the number of values C·H·W to a linear scale. */
@@ -88,7 +91,8 @@ export function funnelSvg(stages, formatCount) {
       + `<text x="${barLeft + barWidth + 10}" y="${y + 15}" font-size="12">${esc(formatCount(s.values))}</text>`;
   });
   const height = 30 + stages.length * rowH;
-  return `<svg class="nin-figure" viewBox="0 0 660 ${height}" width="660" height="${height}" role="img">`
+  const alt = "Values C·H·W per stage: " + stages.map((s) => `${s.name} ${s.shape.join("×")} ${formatCount(s.values)}`).join(", ");
+  return `<svg class="nin-figure" viewBox="0 0 660 ${height}" width="660" height="${height}" role="img" aria-label="${esc(alt)}">`
     + `<text x="${barLeft + barWidth / 2}" y="13" font-size="12" text-anchor="middle">values C·H·W per stage (linear scale)</text>`
     + `${parts.join("")}</svg>`;
 }
@@ -120,8 +124,10 @@ export function barsSvg(panels, formatCount) {
     return `<text x="${x0 + panelW / 2 - 10}" y="12" font-size="12" text-anchor="middle">${esc(p.title)}</text>`
       + `<line x1="${x0 + 6}" y1="${20 + plotH}" x2="${x0 + panelW - 24}" y2="${20 + plotH}" stroke="#333"/>${bars.join("")}`;
   });
+  const alt = "Bar charts: " + panels.map((p) => `${p.title}: `
+    + p.bars.map((b) => `${b.label} ${(p.format || formatCount)(b.value)}`).join(", ")).join("; ");
   return all.length ? `<svg class="nin-figure" viewBox="0 0 ${panels.length * panelW + 10} ${plotH + 45}" width="${panels.length * panelW + 10}" `
-    + `height="${plotH + 45}" role="img">${parts.join("")}</svg>` : "";
+    + `height="${plotH + 45}" role="img" aria-label="${esc(alt)}">${parts.join("")}</svg>` : "";
 }
 
 function buildControl(model, spec) {
@@ -164,12 +170,25 @@ function buildControl(model, spec) {
   return { label, show };
 }
 
+/** The line a screen reader hears after a change: the view's messages, its tables' rows, its figures' labels. */
+export function announcement(view) {
+  const messages = [...view.querySelectorAll(".nin-message")].map((e) => e.textContent);
+  const rows = [...view.querySelectorAll("tr")].filter((r) => r.querySelector("td"))
+    .map((r) => [...r.cells].map((c) => c.textContent.trim()).join(" "));
+  const figures = [...view.querySelectorAll("svg[aria-label]")].map((e) => e.getAttribute("aria-label"));
+  return [...messages, ...rows, ...figures].join(". ").replace(/\s+/g, " ").trim();
+}
+
 /**
  * The anywidget module of one explorer. `update(settings)` returns {data, html}: the computed outputs (each
- * becomes a data-* attribute of the view) and the view's HTML. An Error it throws is an impossible setting:
+ * becomes a data-* attribute of the view) and the view's HTML (and optionally `announce`, the status line). An Error it throws is an impossible setting:
  * its message is shown (and exposed as data-error) instead.
  */
-export function explorerModule(kind, update) {
+export function explorerModule(kind, update, { traits = [], mount = null } = {}) {
+  // `traits`: further synced traits (not controls) that `update` reads and that redraw the view when they change;
+  // `mount({model, root, batch})`: builds a view that persists across redraws (canvases a reader draws on) and
+  // returns {draw(out, settings), remove()}: `draw` is called after every update with its whole result;
+  // `batch(fn)` sets several traits in `fn` with one redraw at the end.
   function render({ model, el }) {
     const style = document.createElement("style");
     style.textContent = CSS;
@@ -184,13 +203,33 @@ export function explorerModule(kind, update) {
     bar.append(...controls.map((c) => c.label));
     const view = document.createElement("div");
     view.className = "nin-view";
-    root.append(bar, view);
+    // Screen readers hear each result as the controls move: one polite line, not the whole redrawn view.
+    const status = document.createElement("div");
+    status.className = "nin-status";
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    root.append(bar, view, status);
     el.append(style, root);
+    let holding = 0;
+    let missed = false;
+    const batch = (fn) => {
+      holding++;
+      try {
+        fn();
+      } finally {
+        holding--;
+        if (!holding && missed) redraw();
+      }
+    };
+    const mounted = mount ? mount({ model, root, batch }) : null;
+    const watched = [...specs.map((s) => s.trait), ...traits];
     let keys = [];
 
     const redraw = () => {
+      missed = holding > 0;
+      if (missed) return;
       controls.forEach((c) => c.show());
-      const settings = Object.fromEntries(specs.map((s) => [s.trait, model.get(s.trait)]));
+      const settings = Object.fromEntries(watched.map((t) => [t, model.get(t)]));
       let out;
       try {
         out = update(settings);
@@ -202,11 +241,16 @@ export function explorerModule(kind, update) {
       keys = Object.keys(out.data);
       for (const [k, v] of Object.entries(out.data)) root.setAttribute(`data-${k}`, v === null ? "" : String(v));
       view.innerHTML = out.html;
+      status.textContent = out.announce ?? announcement(view); // a view drawn by `mount` says its own line
+      if (mounted) mounted.draw(out, settings);
       root.dataset.renders = String(Number(root.dataset.renders) + 1);
     };
-    for (const spec of specs) model.on(`change:${spec.trait}`, redraw);
+    for (const trait of watched) model.on(`change:${trait}`, redraw);
     redraw();
-    return () => specs.forEach((spec) => model.off(`change:${spec.trait}`, redraw));
+    return () => {
+      watched.forEach((trait) => model.off(`change:${trait}`, redraw));
+      if (mounted) mounted.remove();
+    };
   }
   return { render };
 }
