@@ -13,17 +13,25 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 from toys import load_script
 
+import nin_book
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))  # the chapters and the appendices
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 
 
 def _vendor_tool() -> types.ModuleType:
     return load_script(ROOT / "tools" / "vendor_assets.py", "vendor_assets")
+
+
+def _colab_tool() -> types.ModuleType:
+    return load_script(ROOT / "tools" / "colab_cell.py", "colab_cell")
 
 
 def _toc_entries(node: dict, numbered: bool = False) -> list[tuple[str, bool]]:
@@ -67,13 +75,20 @@ def test_repository_and_launch_buttons_are_set_once() -> None:
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_colab_install_cell_matches_config(path: Path) -> None:
-    """The first code cell installs nin_book from the configured repository and branch, and only in Colab."""
+    """The first code cell installs nin_book's release tag from the configured repository, and only in Colab.
+
+    `git+{repository.url}@v{version}`: the repository from _config.yml, the version from pyproject.toml, so a fork
+    changes one setting and a release one number (`python tools/colab_cell.py --write` rewrites the cells).
+    """
     cell = _first_code_cell(path)
     assert "remove-cell" in cell.metadata.get("tags", []), "hidden from the HTML book"
-    spec = f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}"
-    assert spec in cell.source, f"the install cell should install {spec}"
+    assert "colab-install" in cell.metadata.get("tags", []), "tools/colab_cell.py finds the cell by this tag"
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    spec = f"git+{CONFIG['repository']['url']}@v{version}"
+    assert spec in cell.source, f"the install cell should install {spec}: run python tools/colab_cell.py --write {path.name}"
+    assert _colab_tool().install_cell_source() == cell.source, f"run python tools/colab_cell.py --write {path.name}"
 
     calls: list[list[str]] = []
     fake_subprocess = types.SimpleNamespace(run=lambda args, **kwargs: calls.append(list(args)))
@@ -85,13 +100,37 @@ def test_colab_install_cell_matches_config(path: Path) -> None:
         assert "google.colab" not in sys.modules
         exec(code, {})
         assert calls == [], "the install cell ran pip outside Colab"
-        # In Colab it runs pip once, for that repository and branch.
+        # In Colab it runs pip once, for that repository and tag.
         sys.modules["google.colab"] = types.ModuleType("google.colab")
         exec(code, {})
     finally:
         sys.modules["subprocess"] = real_subprocess
         sys.modules.pop("google.colab", None)
     assert len(calls) == 1 and calls[0][-1] == spec and "pip" in calls[0], calls
+
+
+def test_package_version_is_set_once() -> None:
+    """The release tag v{version} the Colab cells install is the version pip reports and nin_book.__version__."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    assert nin_book.__version__ == version, "bump nin_book/__init__.py's __version__ with pyproject.toml's version"
+
+
+def test_colab_tool_follows_the_settings(tmp_path: Path) -> None:
+    """A fork's url or a version bump reaches every chapter's install cell through tools/colab_cell.py --write."""
+    tool = _colab_tool()
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/someone/fork\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nversion = "9.8.7"\n')
+    nb_path = tmp_path / "chapter.ipynb"
+    nbformat.write(nbformat.read(NOTEBOOKS[0], as_version=4), nb_path)
+    assert tool.sync([nb_path], write=False, root=tmp_path) == [nb_path]
+    assert tool.sync([nb_path], write=True, root=tmp_path) == [nb_path]
+    assert tool.sync([nb_path], write=False, root=tmp_path) == []
+    cell = _first_code_cell(nb_path)
+    assert '"git+https://github.com/someone/fork@v9.8.7"' in cell.source
+    def others(path: Path) -> list:
+        return [c for c in nbformat.read(path, as_version=4).cells if "colab-install" not in c.metadata.get("tags", [])]
+    assert others(nb_path) == others(NOTEBOOKS[0]), "only the install cell changes"
 
 
 def test_offline_assets_are_local_files() -> None:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "html"
 # What the book is built from (folder, file pattern): a change to any of these makes _build/html stale.
 SOURCES = (("chapters", "*.ipynb"), ("chapters", "*.md"), ("nin_book", "*.py"), ("nin_book", "*.mjs"), ("_ext", "*.py"),
-           ("_extra", "*"),
+           ("_ext", "*.html"), ("_extra", "*"),
            (".", "_config.yml"), (".", "_toc.yml"), (".", "references.bib"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PAGE_TIMEOUT_S = 60
@@ -395,10 +395,11 @@ def _explorer_classes() -> dict[str, type]:
     from nin_book.widgets.blocks import NinBlockExplorer, OneByOneExplorer
     from nin_book.widgets.compare import CompareExplorer
     from nin_book.widgets.design import DesignExplorer
+    from nin_book.widgets.network import NetworkExplorer
     from nin_book.widgets.tracing import TraceExplorer
 
     return {"one-by-one": OneByOneExplorer, "nin-block": NinBlockExplorer, "trace": TraceExplorer, "compare": CompareExplorer,
-            "design": DesignExplorer}
+            "design": DesignExplorer, "network": NetworkExplorer}
 
 
 def _saved_explorers(source: Path) -> int:

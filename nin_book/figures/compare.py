@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from nin_book.compare import MODEL_NAMES, ModelStats
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 
 __all__ = ["PANELS", "Panel", "plot_comparison"]
@@ -73,4 +74,5 @@ def plot_comparison(stats: Sequence[ModelStats], title: str | None = None) -> Fi
     shapes = ", ".join(sorted({"×".join(map(str, s.input_shape)) for s in stats}))
     fig.suptitle(title or f"One {shapes} image, width ×{widths}")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Bar charts of " + "; ".join(
+        f"{panel.title}: " + ", ".join(f"{s.name} {panel.label(panel.value(s))}" for s in stats) for panel in PANELS) + ".")

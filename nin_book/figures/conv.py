@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from torch import nn
 
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 from nin_book.shapes import describe_layer, iter_layers
 
@@ -92,7 +93,10 @@ def one_by_one_example_figure(x: torch.Tensor, weight: torch.Tensor, bias: torch
     ax.set_ylim(n * (h + gap) / 2 - n * (h + gap) + gap - 0.3, n * (h + gap) / 2 + 0.8)
     ax.set_aspect("equal")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"Worked example of a 1×1 convolution: {c_in} input channels of {h}×{w} numbers, one kernel "
+                    f"of {c_in} weights and a bias per output channel, and the {c_out} output maps; pixel {pixel} is "
+                    "highlighted in every map and traced through the kernels to its output values "
+                    + ", ".join(_fmt(float(output[o, i, j])) for o in range(c_out)) + ".")
 
 
 def _box_color(layer: nn.Module) -> str:
@@ -131,7 +135,8 @@ def block_diagrams_figure(blocks: Mapping[str, nn.Module]) -> Figure:
     ax.set_ylim(-0.7, tallest * step + 0.5)
     ax.set_aspect("equal")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Layer diagrams, read from the input at the bottom upwards: "
+                    + "; ".join(f"{title}: " + ", then ".join(names) for title, names in stacks.items()) + ".")
 
 
 def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor], channels: Sequence[int],
@@ -174,7 +179,9 @@ def feature_maps_figure(image: torch.Tensor, stages: Mapping[str, torch.Tensor],
         bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10, y=1.03)
-    return fig
+    return with_alt(fig, f"The input image on the left; to its right, {rows} rows of feature maps ("
+                    + ", ".join(stages) + f"), each showing channels {', '.join(map(str, channels))} on one colour "
+                    "scale per row from 0 to the row's largest value; bright is a strong response.")
 
 
 def _signed_panel(ax: Axes, fmap: torch.Tensor, limit: float, title: str) -> Any:
@@ -196,7 +203,8 @@ def filter_maps_figure(image: torch.Tensor, label: str, maps: torch.Tensor, name
     for ax, fmap, name in zip(axes[1:], maps, names, strict=True):
         picture = _signed_panel(ax, fmap, limit, name)
     fig.colorbar(picture, ax=list(axes[1:]), fraction=0.03, pad=0.02, label="filter response")
-    return fig
+    return with_alt(fig, f"The input image ({label}) and its response to {len(names)} filters: " + ", ".join(names)
+                    + "; red is a positive response, blue a negative one, all on one colour scale.")
 
 
 def mixed_maps_figure(outputs: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor, names: Sequence[str]) -> Figure:
@@ -213,4 +221,5 @@ def mixed_maps_figure(outputs: torch.Tensor, weights: torch.Tensor, bias: torch.
         ax.text(0.5, -0.04, "\n".join(recipe), transform=ax.transAxes, ha="center", va="top", fontsize=9)
     fig.colorbar(picture, ax=list(axes), fraction=0.03, pad=0.02, label="output value")
     fig.subplots_adjust(bottom=0.32)
-    return fig
+    return with_alt(fig, f"The {len(outputs)} output channels of a 1×1 convolution, each a weighted sum of the input maps "
+                    + ", ".join(names) + " plus a bias, with its weights written below it; red positive, blue negative.")

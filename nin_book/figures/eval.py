@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 
 __all__ = [
@@ -72,7 +73,12 @@ def show_image_grid(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    if preds is None:
+        return with_alt(fig, f"{n} Fashion-MNIST images, titled " + ", ".join(class_names[v] for v in labels))
+    pairs = list(zip(preds, labels, strict=True))
+    return with_alt(fig, f"{n} Fashion-MNIST images, each with the predicted and the true class "
+                    f"({sum(p == t for p, t in pairs)} right): "
+                    + ", ".join(f"predicted {class_names[p]}, true {class_names[t]}" for p, t in pairs))
 
 
 def plot_learning_curves(
@@ -104,7 +110,10 @@ def plot_learning_curves(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"Learning curves over {len(epochs)} epochs: training loss from {train_loss[0]:.3f} to "
+                    f"{train_loss[-1]:.3f}; "
+                    f"training accuracy from {train_accuracy[0]:.1%} to {train_accuracy[-1]:.1%} and test accuracy from "
+                    f"{test_accuracy[0]:.1%} to {test_accuracy[-1]:.1%}.")
 
 
 def plot_run_comparison(histories: Mapping[str, Sequence[Mapping[str, float]]], title: str | None = None) -> Figure:
@@ -134,7 +143,9 @@ def plot_run_comparison(histories: Mapping[str, Sequence[Mapping[str, float]]], 
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.09 * rows, 1, 1))
-    return fig
+    return with_alt(fig, "Test accuracy per epoch and against wall-clock minutes for " + "; ".join(
+        f"{label}: {r[-1]['test_accuracy']:.1%} after {len(r)} epochs and {r[-1]['wall_seconds'] / 60:.1f} minutes"
+        for label, r in histories.items()) + ".")
 
 
 def _accuracy_span(accuracies: Sequence[float]) -> tuple[float, float]:
@@ -166,4 +177,6 @@ def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], titl
                         color="white" if shares[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Confusion matrix heat map, true class by row and predicted class by column; share of each "
+                    "class predicted right: "
+                    + ", ".join(f"{name} {shares[i, i]:.0%}" for i, name in enumerate(class_names)) + ".")

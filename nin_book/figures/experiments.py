@@ -18,11 +18,24 @@ from matplotlib.figure import Figure
 from nin_book.experiments.stall import LN10
 from nin_book.experiments.summary import run_values, variant_runs
 from nin_book.experiments.variants import variant_label
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 
 __all__ = ["plot_shifted_accuracy", "plot_stall_runs", "plot_variant_accuracies"]
 
 TEST_COLOR, TRAIN_COLOR = CLASS_COLORS[0], CLASS_COLORS[1]
+
+
+def _mean(report: Mapping[str, Any], name: str, shift: int) -> float:
+    return report["variants"][name]["summary"]["shifted_test_accuracy"][str(shift)]["mean"]
+
+
+def _stall_summary(report: Mapping[str, Any], name: str, series: str) -> str:
+    """One recipe's runs in words for the alt text: the range across seeds of the last value drawn."""
+    key = "epoch_losses" if series == "loss" else "step_alive_class_map_fraction"
+    last = [run[key][-1] for run in variant_runs(report, name)]
+    what = "final loss" if series == "loss" else "final share"
+    return f"{variant_label(name)} {what} {min(last):.3f} to {max(last):.3f}"
 
 
 def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], title: str | None = None) -> Figure:
@@ -48,7 +61,9 @@ def plot_variant_accuracies(report: Mapping[str, Any], variants: Sequence[str], 
     ax.set(xlabel="accuracy (%): dots are seeds, bars mean ± std", title=title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2)
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Test and train accuracy per variant, one dot per seed, with mean ± standard deviation: " + "; ".join(
+        f"{variant_label(name)} test {100 * report['variants'][name]['summary']['final_test_accuracy']['mean']:.1f}%"
+        for name in variants) + " (means).")
 
 
 def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) -> Figure:
@@ -69,7 +84,10 @@ def plot_shifted_accuracy(report: Mapping[str, Any], variants: Sequence[str]) ->
     ax.set_xticks(shifts)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"Test accuracy against a shift of the test images by {shifts[0]} to {shifts[-1]} pixels, "
+                    "one line per variant: "
+                    + "; ".join(f"{variant_label(name)} from {100 * _mean(report, name, shifts[0]):.1f}% to "
+                                f"{100 * _mean(report, name, shifts[-1]):.1f}%" for name in variants) + " (means across seeds).")
 
 
 def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str], series: str = "loss",
@@ -115,4 +133,7 @@ def plot_stall_runs(report: Mapping[str, Any], variants: Sequence[str], series: 
             ax.set_ylim(-0.02, 1.02)
     axes.flat[0].legend(loc="lower left", fontsize="small")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, ("Training loss (epoch means) against the step, one panel per recipe and one line per seed, "
+                          "with ln 10 dashed: "
+         if series == "loss" else "Share of class-map values above zero at every step, one panel per recipe and one "
+         "line per seed: ") + "; ".join(_stall_summary(report, name, series) for name in variants) + ".")

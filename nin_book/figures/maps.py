@@ -18,6 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 
 __all__ = [
@@ -106,7 +107,11 @@ def show_class_maps(
                       fraction=0.04 if nrows == 1 else 0.02)
     if title:  # above the panels' two-line titles
         fig.suptitle(title, fontsize=10, y=1.1 if nrows == 1 else 0.98)
-    return fig
+    true_class = "" if true_label is None else f" (true class: {class_names[true_label]})"
+    return with_alt(fig, f"The image{true_class}, then each class's "
+                    "confidence map laid over it on one colour scale, titled with its mean (the logit): "
+                    + ", ".join(f"{class_names[c]} {float(averaged[c]):.2f}" for c in chosen)
+                    + f"; predicted {class_names[predicted]}.")
 
 
 def show_map_cells(cells: torch.Tensor, class_name: str, logit: float | None = None) -> Figure:
@@ -136,7 +141,9 @@ def show_map_cells(cells: torch.Tensor, class_name: str, logit: float | None = N
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="cell value")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"The {class_name!r} class map at its own resolution, {h}×{w} cells"
+                    + (" with each value written in" if h * w <= 64 else "")
+                    + f", from {values.min():.2f} to {values.max():.2f}; mean {values.mean():.3f}.")
 
 
 def plot_averaged_maps(averaged: torch.Tensor, class_names: Sequence[str], true_label: int | None = None,
@@ -167,7 +174,10 @@ def plot_averaged_maps(averaged: torch.Tensor, class_names: Sequence[str], true_
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Horizontal bars per class of the averaged map (the logit) and its softmax probability: "
+                    + ", ".join(f"{name} {values[c]:.2f} ({probs[c]:.0%})" for c, name in enumerate(class_names))
+                    + f"; predicted {class_names[predicted]}"
+                    + ("" if true_label is None else f", true class {class_names[true_label]}") + ".")
 
 
 def plot_evidence_against_control(area: torch.Tensor, own: torch.Tensor, control: torch.Tensor) -> Figure:
@@ -191,7 +201,9 @@ def plot_evidence_against_control(area: torch.Tensor, own: torch.Tensor, control
            title="The true class's map: own garment against a shuffled garment")
     ax.legend(loc="lower left", fontsize=9, markerscale=2)
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"Scatter plot of {len(x)} images against the garment's share of the image: the true class's excess "
+                    f"evidence on its own garment (median {np.nanmedian(own_pp):.1f} points) and on other images' "
+                    f"garments (median {np.nanmedian(control_pp):.1f} points); zero is an even spread.")
 
 
 def plot_controls_by_class(class_names: Sequence[str], own: Sequence[float], control: Sequence[float],
@@ -225,7 +237,11 @@ def plot_controls_by_class(class_names: Sequence[str], own: Sequence[float], con
     ax_beat.set(xlim=(0, 100), xlabel="images where own garment\nbeats the control (%, 95% interval)",
                 title="Own garment vs control")
     fig.tight_layout()
-    return fig
+    beaten = ", ".join(f"{name} {100 * b[0]:.0f}%" for name, b in zip(class_names, beats, strict=True))
+    return with_alt(fig, "Per class, the excess evidence on the garment for the true class's map on its own garment, "
+                    "on other images' garments and for the other classes' maps; and the share of images where the own "
+                    "garment beats the control: " + beaten
+                    + ".")
 
 
 def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, class_names: Sequence[str]) -> Figure:
@@ -253,7 +269,8 @@ def show_class_averages(mean_images: torch.Tensor, mean_maps: torch.Tensor, clas
         _overlay(ax, mean_maps[c].cpu().numpy(), vmax)
         ax.set_title(class_names[c], fontsize=9)
     _overlay_colorbar(fig, axes.ravel().tolist(), vmax, label="mean map value\n(one scale)", fraction=0.03)
-    return fig
+    return with_alt(fig, f"The average test image of each of {k} classes with its own class map averaged over those "
+                    "images laid on top, one colour scale: " + ", ".join(class_names) + ".")
 
 
 def show_occlusion(images: torch.Tensor, maps: torch.Tensor, drops: torch.Tensor, titles: Sequence[str]) -> Figure:
@@ -285,7 +302,8 @@ def show_occlusion(images: torch.Tensor, maps: torch.Tensor, drops: torch.Tensor
         axes[i, 0].set_ylabel(name, fontsize=9)
     _overlay_colorbar(fig, axes[1].tolist(), map_max, label="map value", fraction=0.03)
     _overlay_colorbar(fig, axes[2].tolist(), drop_max, label="fall in the\ntrue logit", fraction=0.03)
-    return fig
+    return with_alt(fig, f"{k} images in columns (" + ", ".join(titles) + "); rows: the image, its true class's map over it, and "
+                    "how far the true logit falls when a patch around each pixel is covered.")
 
 
 def plot_agreement(rho: dict[str, torch.Tensor]) -> Figure:
@@ -313,7 +331,9 @@ def plot_agreement(rho: dict[str, torch.Tensor]) -> Figure:
     ax.set(xlim=(-1, 1), xlabel="Spearman's ρ with the fall in the true logit, per image",
            title="Does the map rank the patches as occlusion does?")
     fig.tight_layout()
-    return fig
+    return with_alt(fig, "Per-image rank agreement (Spearman's rho) between the fall when a patch is covered and each reference, "
+                    "one dot per image with the middle half and the median: "
+                    + ", ".join(f"{label} median {np.median(v):.2f}" for label, v in zip(labels, values, strict=True)) + ".")
 
 
 def plot_effective_receptive_field(gradient: torch.Tensor, centre: tuple[float, float], theoretical: int,
@@ -351,4 +371,7 @@ def plot_effective_receptive_field(gradient: torch.Tensor, centre: tuple[float, 
                  ylim=(0, 102), xlim=(0, max(sides) + 1), title="How much of the gradient lies close by")
     ax_curve.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
-    return fig
+    return with_alt(fig, f"Left: the mean absolute gradient of the middle map cell over the input pixels, with its {theoretical}×"
+                    f"{theoretical} theoretical receptive field dashed. Right: the share of that gradient inside centred "
+                    "squares by side" + "".join(f"; {100 * share:.0f}% within {side:g}×{side:g}" for side, share in marks)
+                    + ".")

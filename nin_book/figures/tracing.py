@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Polygon
 
+from nin_book.figures.alt import with_alt
 from nin_book.plots import CLASS_COLORS
 from nin_book.shapes import Trace
 
@@ -91,4 +92,8 @@ def plot_funnel(rows: Trace, title: str | None = None, axes: Sequence[plt.Axes] 
     ax_log.set_ylabel("count (log scale)")
     ax_log.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    return fig
+    first, last = stages[0], stages[-1]
+    return with_alt(fig, "Activation volumes of the network, shrinking from "
+                    + f"{first[0]} {'×'.join(map(str, first[1]))} to {last[0]} {'×'.join(map(str, last[1]))}: "
+                    + ", ".join(f"{name} {c}×{h}×{w}" for name, (c, h, w) in stages)
+                    + "; below, the number of values in each stage on a log scale, with spatial size and channels.")
