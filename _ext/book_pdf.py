@@ -4,6 +4,8 @@
   For the LaTeX builder each saved explorer becomes a paragraph with its saved state (every control's label and
   value, from the notebook's saved widget state) and a line that points to the chapter's HTML page, whose address
   follows `repository: url:` in _config.yml (GitHub Pages: https://<owner>.github.io/<repository>/).
+- **Chapter numbers as in the HTML.** The root page's own sections are printed unnumbered, so that the PDF numbers
+  the chapters 1-7 as the HTML book does.
 - **The PDF in the HTML book.** When `tools/build_pdf.py` has made `_build/latex/nin-book.pdf` before the HTML build,
   the HTML build copies it to the book's root and adds "the book (PDF)" to every page's download menu. Without a
   PDF there is no link, so a book built without TeX has no broken link (tests/test_browser.py checks links).
@@ -18,6 +20,7 @@ from typing import Any
 
 import nbformat
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
@@ -90,6 +93,34 @@ class ExplorersForPrint(SphinxPostTransform):
         return widget_states(nbformat.read(executed, as_version=4)) if executed.is_file() else {}
 
 
+class FrontMatterUnnumbered(SphinxPostTransform):
+    """The root page's own sections (What you will learn, ...) as unnumbered headings in print (LaTeX builder only).
+
+    LaTeX turns the root page's second-level sections into chapters 1-4 and numbers the book's chapters from 5,
+    while the HTML book numbers them from 1. The LaTeX builder joins every page into one document under the root
+    page; each included page sits in a ``start_of_file`` node, so the root's own sections are those outside one.
+    """
+
+    default_priority = 5
+    builders = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        for section in list(self.document.findall(nodes.section)):
+            if not isinstance(section.parent, nodes.section) or _inside(section, addnodes.start_of_file):
+                continue  # the root page's title (the PDF's title page), or a section of a chapter
+            title, *body = section.children
+            section.replace_self([nodes.rubric("", "", *title.children), *body])
+
+
+def _inside(node: nodes.Node, kind: type[nodes.Node]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, kind):
+            return True
+        parent = parent.parent
+    return False
+
+
 def _built_pdf(app: Sphinx) -> Path:
     return Path(app.outdir).parent / "latex" / PDF_NAME
 
@@ -117,6 +148,7 @@ def note_pdf(app: Sphinx, config: Any) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_post_transform(ExplorersForPrint)
+    app.add_post_transform(FrontMatterUnnumbered)
     app.connect("config-inited", note_pdf)
     # After sphinx-book-theme (priority 501) has made the page's download menu.
     app.connect("html-page-context", add_pdf_link, priority=950)
