@@ -97,6 +97,17 @@ def test_pdf_has_every_chapter(pdf_text: str) -> None:
     assert not missing, f"chapter titles not in {PDF.name}: {missing}"
 
 
+def test_pdf_numbers_the_chapters_as_the_html_book_does(pdf_text: str) -> None:
+    """The root page's own sections are not chapters in print (_ext/book_pdf.py): the contents list the numbered
+    chapters of _toc.yml as 1, 2, ... in order, as the HTML book's sidebar does."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = next(part for part in toc["parts"] if part.get("numbered"))["chapters"]
+    flat = _plain(pdf_text)
+    wrong = [(n, entry["file"]) for n, entry in enumerate(numbered, 1)
+             if f"{n} {_plain(_title(ROOT / (entry['file'] + '.ipynb')))}" not in flat]
+    assert not wrong, f"chapters not numbered as in the HTML book: {wrong}"
+
+
 def test_pdf_has_no_unresolved_reference(pdf_text: str) -> None:
     lines = [line.strip() for line in pdf_text.splitlines() if "??" in line]
     assert not lines, f"unresolved references (??) in {PDF.name}: {lines[:5]}"
