@@ -20,18 +20,16 @@ import datetime
 import json
 import os
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from headless_chromium import chromium_version, explorer_page  # benchmarks/, beside this script
 
 from nin_book.results import cpu_model, load_average, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "_build" / "html" / "chapters" / "06_confidence_maps.html"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
 GOAL_MEDIAN_MS, GOAL_P95_MS = 16, 33
 
 # Times `changes` input changes of one kind; milliseconds, each from the event to the redrawn, laid-out view.
@@ -89,32 +87,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--out", type=Path, default=None, help="write the result JSON here (atomically)")
     args = parser.parse_args(argv)
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        sys.exit("needs Debian's chromium and chromium-driver")
-    if not PAGE.exists():
-        sys.exit(f"{PAGE.relative_to(ROOT)} is missing: run `jupyter-book build .` first")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     kinds = {}
-    try:
-        driver.get(PAGE.as_uri())
-        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
-            "return [...document.querySelectorAll('.nin-explorer')].some(r => r.dataset.explorer === 'network')"))
+    with explorer_page(PAGE, "network") as driver:
         driver.execute_script(TICK_PATCH_JS)
         for kind in ("patch", "gallery", "draw"):
             driver.execute_script(CHANGE_JS, kind, 20)  # warm-up: the JIT compiles the hot loops
             kinds[kind] = _summary(driver.execute_script(CHANGE_JS, kind, args.changes))
-        version = driver.capabilities.get("browserVersion", "")
-    finally:
-        driver.quit()
+        version = chromium_version(driver)
     result = {
         "what": "chapter 6 network explorer: input change → ten class maps, logits, bars and summary redrawn (+ layout)",
         "kinds": {"patch": "grey patch moved 1-7 px (patch_x slider, input event)", "gallery": "another gallery image "
@@ -127,7 +106,7 @@ def main(argv: list[str]) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_model(),
         "cpus": os.cpu_count(),
-        "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
+        "chromium": version,
         "command": "python benchmarks/explorer_network.py " + shlex.join(argv),
     }
     print(json.dumps(result, indent=1))

@@ -16,18 +16,16 @@ import datetime
 import json
 import os
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from headless_chromium import chromium_version, explorer_page  # benchmarks/, beside this script
 
 from nin_book.results import cpu_model, load_average, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "_build" / "html" / "chapters" / "04_parameters_vs_vgg.html"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
 
 # One move: set the slider to the other of two values, fire its input event, force layout; milliseconds.
 MOVE_JS = """
@@ -54,33 +52,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--trait", default="width3", help="the Design your NiN slider to move")
     parser.add_argument("--out", type=Path, default=None, help="write the result JSON here (atomically)")
     args = parser.parse_args(argv)
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        sys.exit("needs Debian's chromium and chromium-driver")
-    if not PAGE.exists():
-        sys.exit(f"{PAGE.relative_to(ROOT)} is missing: run `jupyter-book build .` first")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-    try:
-        driver.get(PAGE.as_uri())
-        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
-            "return [...document.querySelectorAll('.nin-explorer')].some(r => r.dataset.explorer === 'design')"))
+    with explorer_page(PAGE, "design") as driver:
         index = driver.execute_script(
             "return [...document.querySelectorAll('.nin-explorer')].findIndex(r => r.dataset.explorer === 'design')")
         default = driver.execute_script(f"return Number(document.querySelectorAll('.nin-explorer')[{index}]"
                                         f".querySelector('input[data-trait={args.trait}]').value)")
         driver.execute_script(MOVE_JS, index, args.trait, [default + 8, default], 20)  # warm-up
         times = driver.execute_script(MOVE_JS, index, args.trait, [default + 8, default], args.moves)
-        version = driver.capabilities.get("browserVersion", "")
-    finally:
-        driver.quit()
+        version = chromium_version(driver)
     times.sort()
     result = {
         "what": f"Design your NiN at its defaults: {args.trait} slider moved {args.moves} times, set + input event + layout",
@@ -94,7 +73,7 @@ def main(argv: list[str]) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_model(),
         "cpus": os.cpu_count(),
-        "chromium": version or subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip(),
+        "chromium": version,
         "command": "python benchmarks/explorer_redraw.py " + shlex.join(argv),
     }
     print(json.dumps(result, indent=1))

@@ -16,6 +16,7 @@ pytest's temporary folder (its path is printed).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -508,21 +510,18 @@ future.done.then(() => done(out), (err) => done('error: ' + err));
 """
 
 
-def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path: Path) -> None:
-    """README's `jupyter lab` path, live: a JupyterLab server on 127.0.0.1 with a kernel; a slider moved in the
-    browser redraws the view with Python's numbers and reaches the kernel's widget."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
+@contextlib.contextmanager
+def jupyterlab_notebook(driver, tmp_path: Path, source: str) -> Iterator:
+    """A JupyterLab server on 127.0.0.1 (README's `jupyter lab` path) with a notebook of one cell, ``source``, opened
+    in ``driver`` and run; yields a long wait (the kernel imports torch: slow on a busy machine). Skips the test
+    when JupyterLab is not installed; stops the server afterwards."""
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from nin_book.widgets.blocks import NinBlockExplorer
 
     jupyter = Path(sys.executable).with_name("jupyter")
     if not (jupyter.exists() or shutil.which("jupyter")) or subprocess.run(
             [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--version"], capture_output=True).returncode:
         pytest.skip("JupyterLab is not installed: pip install -r requirements.txt")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from nin_book.widgets.blocks import nin_block_explorer\nexplorer = nin_block_explorer()\nexplorer")],
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})  # no kernel dialog
     nbformat.write(nb, tmp_path / "explore.ipynb")
     port, token = _free_port(), "nin-book-test"
@@ -536,8 +535,6 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
         base = f"http://127.0.0.1:{port}"
         driver.get("about:blank")
         deadline = time.monotonic() + 90
-        import urllib.request
-
         while True:  # the server answers its status API once it is up
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
@@ -547,9 +544,34 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
                     pytest.fail(f"JupyterLab did not start:\n{(tmp_path / 'lab.log').read_text()[-3000:]}")
                 time.sleep(0.5)
         driver.get(f"{base}/lab/tree/explore.ipynb?token={token}")
-        wait = WebDriverWait(driver, 180)  # the kernel imports torch: slow on a busy machine
+        wait = WebDriverWait(driver, 180)
         wait.until(lambda d: d.execute_script(LAB_KERNEL_IDLE_JS))
         driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        yield wait
+    finally:
+        # Leave JupyterLab before stopping it, and drop what leaving logs (its beforeunload prompt is blocked with
+        # a console error): the module's browser is shared, and the next page test must not inherit that message.
+        driver.get("about:blank")
+        driver.get_log("browser"), driver.get_log("performance")
+        lab.terminate()
+        try:
+            lab.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+        log.close()
+
+
+def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path: Path) -> None:
+    """README's `jupyter lab` path, live: a JupyterLab server on 127.0.0.1 with a kernel; a slider moved in the
+    browser redraws the view with Python's numbers and reaches the kernel's widget."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from nin_book.widgets.blocks import NinBlockExplorer
+
+    source = "from nin_book.widgets.blocks import nin_block_explorer\nexplorer = nin_block_explorer()\nexplorer"
+    with jupyterlab_notebook(driver, tmp_path, source) as wait:
         wait.until(lambda d: d.execute_script("return document.querySelector('.nin-explorer[data-renders]') !== null"))
         slider = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".nin-explorer input[data-trait=kernel]"))
         # With the keyboard, as a reader moves it: JupyterLab must leave a focused slider its arrow keys.
@@ -564,14 +586,3 @@ def test_explorer_in_jupyterlab(browser_tools: tuple[str, str], driver, tmp_path
         # The slider's value reached the kernel's widget: the Python side now computes the same view.
         question = f"print(explorer.kernel, explorer.view_data() == {expected!r})"
         assert driver.execute_async_script(LAB_ASK_KERNEL_JS, question).strip() == "10 True"
-    finally:
-        # Leave JupyterLab before stopping it, and drop what leaving logs (its beforeunload prompt is blocked with
-        # a console error): the module's browser is shared, and the next page test must not inherit that message.
-        driver.get("about:blank")
-        driver.get_log("browser"), driver.get_log("performance")
-        lab.terminate()
-        try:
-            lab.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            lab.kill()
-        log.close()

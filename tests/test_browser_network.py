@@ -9,13 +9,8 @@ Uses tests/test_browser.py's browser, server and build (the book in _build/html,
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import test_browser
@@ -23,11 +18,10 @@ from test_browser import (
     BUILD,
     EXPLORER_STATE_JS,
     LAB_ASK_KERNEL_JS,
-    LAB_KERNEL_IDLE_JS,
     _console_errors,
-    _free_port,
     _network_events,
     _stays_local,
+    jupyterlab_notebook,
 )
 
 from nin_book.export import load_explorer_data
@@ -202,39 +196,9 @@ def test_network_explorer_in_jupyterlab(browser_tools, driver, tmp_path: Path) -
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    jupyter = Path(sys.executable).with_name("jupyter")
-    if not (jupyter.exists() or shutil.which("jupyter")) or subprocess.run(
-            [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--version"], capture_output=True).returncode:
-        pytest.skip("JupyterLab is not installed: pip install -r requirements.txt")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from nin_book.widgets.network import network_explorer\nexplorer = network_explorer(gallery_index=60)\nexplorer")],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(nb, tmp_path / "explore.ipynb")
-    port, token = _free_port(), "nin-book-test"
-    command = [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = (tmp_path / "lab.log").open("w")
-    lab = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        import urllib.request
-
-        base = f"http://127.0.0.1:{port}"
-        driver.get("about:blank")
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or lab.poll() is not None:
-                    pytest.fail(f"JupyterLab did not start:\n{(tmp_path / 'lab.log').read_text()[-3000:]}")
-                time.sleep(0.5)
-        driver.get(f"{base}/lab/tree/explore.ipynb?token={token}")
-        wait = WebDriverWait(driver, 180)
-        wait.until(lambda d: d.execute_script(LAB_KERNEL_IDLE_JS))
-        driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    source = ("from nin_book.widgets.network import network_explorer\n"
+              "explorer = network_explorer(gallery_index=60)\nexplorer")
+    with jupyterlab_notebook(driver, tmp_path, source) as wait:
         canvas = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".nin-explorer[data-explorer=network] canvas.nin-input"))
         wait.until(lambda d: _state(d)["renders"] >= 1)
         driver.execute_script("arguments[0].focus()", canvas)
@@ -248,12 +212,3 @@ def test_network_explorer_in_jupyterlab(browser_tools, driver, tmp_path: Path) -
         question = ("print(explorer.patch, explorer.patch_x, explorer.patch_y, "
                     f"explorer.view_data()['logits'] == {expected['logits']!r})")
         assert driver.execute_async_script(LAB_ASK_KERNEL_JS, question).strip() == "True 9 8 True"
-    finally:
-        driver.get("about:blank")
-        driver.get_log("browser"), driver.get_log("performance")
-        lab.terminate()
-        try:
-            lab.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            lab.kill()
-        log.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -91,14 +90,6 @@ def _cases() -> list[dict]:
               {"kind": "trace", "settings": {"input_size": 28, "kernel": 11, "stride": 4, "padding": 0}},
               {"kind": "compare", "settings": {"names": [], "width_multiplier": 1.0}}]
     return cases
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        pytest.skip("node is not installed (Debian: apt-get install nodejs); the parity test runs the .mjs files with it")
-    return path
 
 
 # Whole-number settings at and beyond every edge. Each is exact in a JavaScript number (JSON carries it unchanged);

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -34,14 +33,6 @@ RUNNER = ROOT / "tests" / "js" / "network_parity.mjs"
 PARITY_IMAGES = 1000
 TOLERANCE = 1e-4
 MAX_SHIPPED_BYTES = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        pytest.skip("node is not installed (Debian: apt-get install nodejs); the parity test runs the .mjs files with it")
-    return path
 
 
 @pytest.fixture(scope="module")
